@@ -1,0 +1,18 @@
+"""slimkeras: slimmable and universally slimmable networks for Keras 3 / TensorFlow."""
+
+from slimkeras import layers
+from slimkeras.calibration import calibrate_bn
+from slimkeras.channels import active_channels, make_divisible
+from slimkeras.model import SlimmableModel
+from slimkeras.width import WidthSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "SlimmableModel",
+    "WidthSpec",
+    "active_channels",
+    "calibrate_bn",
+    "layers",
+    "make_divisible",
+]

@@ -1,0 +1,28 @@
+"""Slimmable Keras layers."""
+
+from slimkeras.layers.base import SlimmableLayer
+from slimkeras.layers.batch_norm import (
+    SharedBatchNormalization,
+    SlimmableBatchNormBase,
+    SwitchableBatchNormalization,
+    UniversalBatchNormalization,
+)
+from slimkeras.layers.conv import SlimmableConv2D, SlimmableDense, SlimmableDepthwiseConv2D
+
+BATCH_NORMS = {
+    "switchable": SwitchableBatchNormalization,
+    "universal": UniversalBatchNormalization,
+    "shared": SharedBatchNormalization,
+}
+
+__all__ = [
+    "BATCH_NORMS",
+    "SharedBatchNormalization",
+    "SlimmableBatchNormBase",
+    "SlimmableConv2D",
+    "SlimmableDense",
+    "SlimmableDepthwiseConv2D",
+    "SlimmableLayer",
+    "SwitchableBatchNormalization",
+    "UniversalBatchNormalization",
+]

@@ -1,0 +1,53 @@
+"""The base class of slimmable layers: access to the width state of their model."""
+
+import keras
+
+
+class SlimmableLayer(keras.layers.Layer):
+    """A layer whose active size follows the width of the SlimmableModel it is in.
+
+    The model binds its `WidthState` to every SlimmableLayer it contains when it
+    is created; layers never hold the width themselves.
+
+    Args:
+        stage: optional 1-based stage number; nonuniform widths scale this
+            layer's output channels by the stage's ratio (see
+            `SlimmableModel.set_width(w, stage_ratios={...})`).
+    """
+
+    def __init__(self, stage=None, **kwargs):
+        super().__init__(**kwargs)
+        if stage is not None and (isinstance(stage, bool) or not isinstance(stage, int) or stage < 1):
+            raise ValueError(f"`stage` must be None or an integer >= 1, got {stage!r}.")
+        self.stage = stage
+        self._width_state = None
+
+    def bind_width_state(self, state):
+        self._width_state = state
+
+    @property
+    def width_state(self):
+        if self._width_state is None:
+            raise RuntimeError(
+                f"Layer '{self.name}' is not part of a SlimmableModel: slimmable layers "
+                "read their width from the model. Build a slimkeras.SlimmableModel "
+                "(or use a builder from slimkeras.models) around them."
+            )
+        return self._width_state
+
+    def get_config(self):
+        config = super().get_config()
+        config["stage"] = self.stage
+        return config
+
+
+def check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
+    return value
+
+
+def check_width_multiple(value, name):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
+    return float(value)

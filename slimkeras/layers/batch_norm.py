@@ -1,0 +1,204 @@
+"""Batch normalization for slimmable networks: switchable, universal and shared.
+
+All three normalize however many channels their input has, slicing their
+full-size parameters, and keep their running statistics in "slots": one row
+per width configuration, indexed through the model's WidthState (see
+`WidthState.active_slot`).
+
+- SwitchableBatchNormalization (S-Nets): gamma, beta, mean and variance all
+  private per switch; training updates the current switch's statistics.
+- UniversalBatchNormalization (US-Nets): gamma/beta shared and sliced;
+  training uses batch statistics only; statistics exist only for the widths
+  `slimkeras.calibrate_bn` calibrated, and inference at any other width is an
+  error.
+- SharedBatchNormalization (naive training): one BN shared by every width,
+  its running statistics a mixture of all widths trained; calibrated slots,
+  where present, override them.
+"""
+
+import keras
+import tensorflow as tf
+
+from slimkeras.layers.base import SlimmableLayer, check_positive_int
+
+
+class SlimmableBatchNormBase(SlimmableLayer):
+    """Shared machinery of the slimmable batch norms (not used directly).
+
+    Args:
+        num_slots: rows of running statistics (the model's BN slots: its
+            switches for switchable BN, its calibration capacity otherwise).
+        momentum: running-average momentum (0.9 is PyTorch's 0.1).
+        epsilon: added to the variance (PyTorch's default 1e-5).
+    """
+
+    private_affine = False
+    has_default_statistics = False
+    updates_slot_in_training = False
+    requires_slot_at_inference = True
+
+    def __init__(self, num_slots, momentum=0.9, epsilon=1e-5, **kwargs):
+        super().__init__(**kwargs)
+        self.num_slots = check_positive_int(num_slots, "num_slots")
+        if not 0.0 <= float(momentum) < 1.0:
+            raise ValueError(f"`momentum` must be in [0, 1), got {momentum!r}.")
+        if not float(epsilon) > 0.0:
+            raise ValueError(f"`epsilon` must be > 0, got {epsilon!r}.")
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+
+    def build(self, input_shape):
+        self.max_channels = input_shape[-1]
+        if self.max_channels is None:
+            raise ValueError(f"Layer '{self.name}' needs a known channel count.")
+        affine_shape = (
+            (self.num_slots, self.max_channels) if self.private_affine else (self.max_channels,)
+        )
+        self.gamma = self.add_weight(name="gamma", shape=affine_shape, initializer="ones")
+        self.beta = self.add_weight(name="beta", shape=affine_shape, initializer="zeros")
+        stats_shape = (self.num_slots, self.max_channels)
+        self.slot_mean = self.add_weight(
+            name="slot_mean", shape=stats_shape, initializer="zeros",
+            trainable=False, aggregation="mean", autocast=False,
+        )
+        self.slot_variance = self.add_weight(
+            name="slot_variance", shape=stats_shape, initializer="ones",
+            trainable=False, aggregation="mean", autocast=False,
+        )
+        if self.has_default_statistics:
+            self.moving_mean = self.add_weight(
+                name="moving_mean", shape=(self.max_channels,), initializer="zeros",
+                trainable=False, aggregation="mean", autocast=False,
+            )
+            self.moving_variance = self.add_weight(
+                name="moving_variance", shape=(self.max_channels,), initializer="ones",
+                trainable=False, aggregation="mean", autocast=False,
+            )
+
+    def _affine(self, slot, active):
+        if self.private_affine:
+            return self.gamma[slot, :active], self.beta[slot, :active]
+        return self.gamma[:active], self.beta[:active]
+
+    def _missing_statistics_message(self):
+        return (
+            f"BN layer '{self.name}' has no statistics for the current width. "
+            "Calibrate it first: slimkeras.calibrate_bn(model, data, widths=[...])."
+        )
+
+    def _moving_update(self, variable, batch_value, active, row=None):
+        """variable[row, :active] <- momentum * old + (1 - momentum) * batch_value."""
+        padded = tf.pad(batch_value, [[0, self.max_channels - active]])
+        mask = tf.sequence_mask(active, self.max_channels, dtype=variable.dtype)
+        if row is not None:
+            mask = tf.one_hot(row, self.num_slots, dtype=variable.dtype)[:, tf.newaxis] * mask
+            padded = padded[tf.newaxis, :]
+        variable.assign(variable + (1.0 - self.momentum) * mask * (padded - variable))
+
+    def call(self, inputs, training=None):
+        active = tf.shape(inputs)[-1]
+        axes = list(range(len(inputs.shape) - 1))
+        state = self.width_state
+        slot, found = state.active_slot()
+        calibrating = state.calibration_outputs is not None
+        if training or calibrating:
+            mean, variance = tf.nn.moments(inputs, axes)
+            if calibrating:
+                count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), tf.float32)
+                state.calibration_outputs.append((self, mean, variance, count))
+            elif self.updates_slot_in_training:
+                tf.debugging.assert_equal(
+                    found, True,
+                    message=f"BN layer '{self.name}': the width is not a switch.",
+                )
+                self._moving_update(self.slot_mean, mean, active, slot)
+                self._moving_update(self.slot_variance, variance, active, slot)
+            elif self.has_default_statistics:
+                self._moving_update(self.moving_mean, mean, active)
+                self._moving_update(self.moving_variance, variance, active)
+        else:
+            slot_mean = self.slot_mean[slot, :active]
+            slot_variance = self.slot_variance[slot, :active]
+            if self.requires_slot_at_inference:
+                with tf.control_dependencies(
+                    [tf.debugging.assert_equal(found, True, message=self._missing_statistics_message())]
+                ):
+                    mean = tf.identity(slot_mean)
+                variance = slot_variance
+            else:
+                mean = tf.where(found, slot_mean, self.moving_mean[:active])
+                variance = tf.where(found, slot_variance, self.moving_variance[:active])
+        gamma, beta = self._affine(slot, active)
+        return tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, self.epsilon)
+
+    def statistics(self, slot=None):
+        """(mean, variance) numpy arrays at full channel size: a slot's, or the default."""
+        if slot is None:
+            return self.moving_mean.numpy(), self.moving_variance.numpy()
+        return self.slot_mean.numpy()[slot], self.slot_variance.numpy()[slot]
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"num_slots": self.num_slots, "momentum": self.momentum, "epsilon": self.epsilon}
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="slimkeras")
+class SwitchableBatchNormalization(SlimmableBatchNormBase):
+    """Switchable BN (S-Nets): private gamma, beta, mean and variance per switch.
+
+    Args:
+        num_slots: the number of switches of the model.
+        momentum, epsilon: see SlimmableBatchNormBase.
+
+    Example:
+
+    ```python
+    y = slimkeras.layers.SwitchableBatchNormalization(num_slots=4)(x)
+    ```
+    """
+
+    private_affine = True
+    updates_slot_in_training = True
+
+
+@keras.saving.register_keras_serializable(package="slimkeras")
+class UniversalBatchNormalization(SlimmableBatchNormBase):
+    """Universal BN (US-Nets): shared, sliced gamma/beta; statistics per calibrated width.
+
+    Training normalizes with batch statistics and stores none; after training,
+    `slimkeras.calibrate_bn` computes statistics for any widths, and inference
+    at a width without them raises an error saying how to calibrate it.
+
+    Args:
+        num_slots: how many widths can hold calibrated statistics at once.
+        momentum, epsilon: see SlimmableBatchNormBase.
+
+    Example:
+
+    ```python
+    y = slimkeras.layers.UniversalBatchNormalization(num_slots=32)(x)
+    ```
+    """
+
+
+@keras.saving.register_keras_serializable(package="slimkeras")
+class SharedBatchNormalization(SlimmableBatchNormBase):
+    """Naively shared BN: one set of parameters and running statistics for every width.
+
+    The baseline the S-Nets paper shows failing: its running statistics mix
+    every width trained. Calibrated statistics, where `calibrate_bn` made
+    them, are used instead at their widths.
+
+    Args:
+        num_slots: how many widths can hold calibrated statistics at once.
+        momentum, epsilon: see SlimmableBatchNormBase.
+    """
+
+    has_default_statistics = True
+    requires_slot_at_inference = False

@@ -1,0 +1,220 @@
+"""SlimmableModel: a functional Keras model that owns its width."""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from slimkeras.layers import (
+    SlimmableBatchNormBase,
+    SlimmableLayer,
+    SwitchableBatchNormalization,
+    UniversalBatchNormalization,
+)
+from slimkeras.width import WidthSpec, WidthState, validate_stage_ratios
+
+DEFAULT_BN_SLOTS = 32
+
+
+@keras.saving.register_keras_serializable(package="slimkeras")
+class SlimmableModel(keras.Model):
+    """A functional model of slimmable layers that runs at any width of its spec.
+
+    The model owns the width: non-trainable variables (created with the
+    model, so inside a tf.distribute scope when there is one) that every
+    slimmable layer reads in `call`. Changing the width never retraces a
+    tf.function: one trace serves every width.
+
+    Args:
+        inputs, outputs: as `keras.Model` (functional API).
+        width_spec: a `WidthSpec`, or its config dict
+            (`{"switches": [...]}` or `{"width_range": [lo, hi]}`).
+        num_stages: how many stages `set_width(..., stage_ratios=...)` can
+            address (layers carry their `stage` number).
+        num_bn_slots: rows of BN statistics (default: the number of switches
+            for a switch list, 32 for a range).
+        architecture: optional dict `{"name": ..., **builder kwargs}` recording
+            how a zoo builder made this model.
+
+    Example:
+
+    ```python
+    model = slimkeras.models.mobilenet_v1(width_range=(0.25, 1.0), bn="universal",
+                                          input_shape=(28, 28, 1), num_classes=10)
+    model.set_width(0.55)
+    model.width  # 0.55
+    ```
+    """
+
+    def __init__(self, *args, width_spec=None, num_stages=0, num_bn_slots=None,
+                 architecture=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if width_spec is None:
+            raise ValueError("SlimmableModel needs a `width_spec` (switches or width_range).")
+        self.width_spec = (
+            width_spec if isinstance(width_spec, WidthSpec) else WidthSpec.from_config(width_spec)
+        )
+        if isinstance(num_stages, bool) or not isinstance(num_stages, int) or num_stages < 0:
+            raise ValueError(f"`num_stages` must be an integer >= 0, got {num_stages!r}.")
+        self.num_stages = num_stages
+        self.architecture = architecture
+        switches = self.width_spec.switches
+        if num_bn_slots is None:
+            num_bn_slots = len(switches) if switches else DEFAULT_BN_SLOTS
+        self.num_bn_slots = int(num_bn_slots)
+
+        slimmable = [l for l in self._flatten_layers(include_self=False) if isinstance(l, SlimmableLayer)]
+        self.bn_layers = [l for l in slimmable if isinstance(l, SlimmableBatchNormBase)]
+        for layer in self.bn_layers:
+            if layer.num_slots != self.num_bn_slots:
+                raise ValueError(
+                    f"BN layer '{layer.name}' has num_slots={layer.num_slots}, but the model "
+                    f"has {self.num_bn_slots} BN slots."
+                )
+            if isinstance(layer, SwitchableBatchNormalization) and not switches:
+                raise ValueError(
+                    f"Switchable BN layer '{layer.name}' needs a switch list, but the model's "
+                    f"width spec is {self.width_spec.describe()}."
+                )
+        for layer in slimmable:
+            if layer.stage is not None and layer.stage > num_stages:
+                raise ValueError(
+                    f"Layer '{layer.name}' is in stage {layer.stage}, but the model has "
+                    f"num_stages={num_stages}."
+                )
+
+        key_size = 1 + num_stages
+        keys = np.full((self.num_bn_slots, key_size), -1.0)
+        valid = np.zeros((self.num_bn_slots,))
+        if switches and any(isinstance(l, SwitchableBatchNormalization) for l in self.bn_layers):
+            # Switchable BN: slot i holds switch i, always.
+            keys[:, 0] = switches
+            keys[:, 1:] = 1.0
+            valid[:] = 1.0
+        state_vars = dict(
+            width=((), self.width_spec.max_width),
+            stage_ratios=((num_stages,), 1.0),
+            bn_slot_keys=((self.num_bn_slots, key_size), keys),
+            bn_slot_valid=((self.num_bn_slots,), valid),
+        )
+        created = {}
+        for name, (shape, value) in state_vars.items():
+            created[name] = self.add_weight(
+                name=name, shape=shape, dtype="float64", trainable=False,
+                initializer=keras.initializers.Constant(value),
+                aggregation="only_first_replica", autocast=False,
+            )
+        self.width_state = WidthState(
+            created["width"], created["stage_ratios"], created["bn_slot_keys"],
+            created["bn_slot_valid"], self.width_spec, num_stages,
+        )
+        for layer in slimmable:
+            layer.bind_width_state(self.width_state)
+
+    # -- width -----------------------------------------------------------------
+    @property
+    def width(self):
+        """The current global width (a float)."""
+        return float(self.width_state.width.numpy())
+
+    @property
+    def stage_ratios(self):
+        """The current per-stage ratios as `{stage: ratio}` (only stages != 1.0)."""
+        ratios = np.asarray(self.width_state.stage_ratios.numpy())
+        return {i + 1: float(r) for i, r in enumerate(ratios) if r != 1.0}
+
+    def set_width(self, width, stage_ratios=None, allow_untrained=False):
+        """Runs the model at `width` from now on (no retrace).
+
+        Args:
+            width: a switch of the model's switch list, or any float in its range.
+            stage_ratios: optional `{stage: ratio}` (ratios in (0, 1]) that
+                multiply the global width in those stages (nonuniform widths);
+                only for models trained on a width range.
+            allow_untrained: accept any width up to the largest one, also
+                widths the model was not trained for (experiments such as
+                "is an individually trained network naturally slimmable?").
+                Not for switchable BN, which has statistics only per switch.
+
+        Raises:
+            ValueError: naming the bad value and what is allowed.
+        """
+        w, ratios = self.config_of(width, stage_ratios, allow_untrained)
+        self.width_state.assign(w, ratios if self.num_stages else None)
+        return self
+
+    def config_of(self, width=None, stage_ratios=None, allow_untrained=False):
+        """Validated `(width, ratios list)`; defaults to the current configuration."""
+        if width is None:
+            return self.width, list(np.asarray(self.width_state.stage_ratios.numpy(), float))
+        # Switchable BN has statistics and affine parameters only per switch.
+        w = self.width_spec.validate(width, allow_untrained and not self.has_switchable_bn)
+        if stage_ratios and not self.width_spec.is_range:
+            raise ValueError(
+                f"stage_ratios={stage_ratios!r}: nonuniform widths need a model trained on "
+                f"a width range; this one has {self.width_spec.describe()}."
+            )
+        return w, validate_stage_ratios(stage_ratios, self.num_stages)
+
+    @property
+    def has_switchable_bn(self):
+        return any(isinstance(l, SwitchableBatchNormalization) for l in self.bn_layers)
+
+    @property
+    def uses_universal_bn(self):
+        return any(isinstance(l, UniversalBatchNormalization) for l in self.bn_layers)
+
+    def check_inference_width(self):
+        """Raises ValueError if the current width cannot run inference (no BN statistics)."""
+        if not self.uses_universal_bn:
+            return
+        w, ratios = self.config_of()
+        if self.width_state.find_slot(w, ratios) is None:
+            calibrated = self.width_state.calibrated_configs()
+            have = ", ".join(_describe_config(c) for c in calibrated) or "none"
+            raise ValueError(
+                f"Width {_describe_config((w, ratios))} has no calibrated BN statistics "
+                f"(calibrated: {have}). Calibrate it first: "
+                f"slimkeras.calibrate_bn(model, data, widths=[{w:g}])."
+            )
+
+    # -- inference entry points check the width before tracing -----------------
+    def __call__(self, *args, **kwargs):
+        if tf.executing_eagerly() and not kwargs.get("training") and self.built:
+            if self.width_state.calibration_outputs is None:
+                self.check_inference_width()
+        return super().__call__(*args, **kwargs)
+
+    def predict(self, *args, **kwargs):
+        self.check_inference_width()
+        return super().predict(*args, **kwargs)
+
+    def evaluate(self, *args, **kwargs):
+        self.check_inference_width()
+        return super().evaluate(*args, **kwargs)
+
+    def predict_on_batch(self, *args, **kwargs):
+        self.check_inference_width()
+        return super().predict_on_batch(*args, **kwargs)
+
+    def test_on_batch(self, *args, **kwargs):
+        self.check_inference_width()
+        return super().test_on_batch(*args, **kwargs)
+
+    # -- serialization -----------------------------------------------------------
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "width_spec": self.width_spec.get_config(),
+                "num_stages": self.num_stages,
+                "num_bn_slots": self.num_bn_slots,
+                "architecture": self.architecture,
+            }
+        )
+        return config
+
+
+def _describe_config(config):
+    w, ratios = config
+    extra = {i + 1: r for i, r in enumerate(ratios) if r != 1.0}
+    return f"{w:g}" + (f" with stage_ratios={extra}" if extra else "")

@@ -1,0 +1,446 @@
+"""Core slimming mechanism: layers vs plain Keras layers, BN behaviour, widths, saving."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import slimkeras
+from slimkeras import WidthSpec, active_channels, make_divisible
+from slimkeras.layers import (
+    BATCH_NORMS,
+    SlimmableConv2D,
+    SlimmableDense,
+    SlimmableDepthwiseConv2D,
+)
+
+SWITCHES = [0.25, 0.5, 0.75, 1.0]
+RANGE = (0.25, 1.0)
+
+
+def small_stack(bn="universal", switches=None, width_range=RANGE, output_averaging=False,
+                num_bn_slots=None, num_stages=0, input_shape=(12, 12, 3)):
+    """conv-bn-relu, dw-bn-relu, 1x1 (stage 2) -bn-relu, pool, dense: a mini MobileNet."""
+    spec = WidthSpec(switches=switches) if switches else WidthSpec(width_range=width_range)
+    slots = num_bn_slots or (len(switches) if switches else 8)
+    norm = BATCH_NORMS[bn]
+    x = inputs = keras.Input(input_shape)
+    x = SlimmableConv2D(24, 3, strides=2, name="conv1", stage=1 if num_stages else None)(x)
+    x = norm(num_slots=slots, name="bn1")(x)
+    x = keras.layers.ReLU()(x)
+    x = SlimmableDepthwiseConv2D(3, name="dw")(x)
+    x = norm(num_slots=slots, name="bn2")(x)
+    x = keras.layers.ReLU()(x)
+    x = SlimmableConv2D(40, 1, name="pw", output_averaging=output_averaging,
+                        stage=2 if num_stages else None)(x)
+    x = norm(num_slots=slots, name="bn3")(x)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = SlimmableDense(7, name="fc", output_averaging=output_averaging)(x)
+    return slimkeras.SlimmableModel(inputs, outputs, width_spec=spec, num_bn_slots=slots,
+                                    num_stages=num_stages)
+
+
+def randomize(model):
+    """Random weights and random (positive) statistics in every slot."""
+    rng = np.random.default_rng(0)
+    for layer in model.layers:
+        for v in layer.weights:
+            if v.path.endswith(("slot_variance", "moving_variance")):
+                v.assign(rng.uniform(0.5, 2.0, v.shape).astype("float32"))
+            elif v.dtype == "float32":
+                v.assign(rng.normal(0, 0.5, v.shape).astype("float32"))
+
+
+def mark_calibrated(model, widths):
+    state = model.width_state
+    keys = state.slot_keys.numpy()
+    valid = state.slot_valid.numpy()
+    for i, w in enumerate(widths):
+        keys[i] = state.key_of(w, [1.0] * model.num_stages)
+        valid[i] = 1
+    state.slot_keys.assign(keys)
+    state.slot_valid.assign(valid)
+
+
+def plain_stack(model, width, slot, input_shape=(12, 12, 3), output_averaging=False):
+    """The same stack from plain Keras layers with sliced weights and `slot`'s statistics."""
+    c1 = active_channels(24, width)
+    c3 = active_channels(40, width)
+    x = inputs = keras.Input(input_shape)
+    conv1 = keras.layers.Conv2D(c1, 3, strides=2, padding="same", use_bias=False)
+    bn1, bn2, bn3 = (keras.layers.BatchNormalization(epsilon=1e-5) for _ in range(3))
+    dw = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)
+    pw = keras.layers.Conv2D(c3, 1, use_bias=False)
+    fc = keras.layers.Dense(7)
+    x = keras.layers.ReLU()(bn1(conv1(x)))
+    x = keras.layers.ReLU()(bn2(dw(x)))
+    x = keras.layers.ReLU()(bn3(pw(x)))
+    outputs = fc(keras.layers.GlobalAveragePooling2D()(x))
+    plain = keras.Model(inputs, outputs)
+
+    def bn_weights(name, c):
+        layer = model.get_layer(name)
+        gamma, beta = layer.gamma.numpy(), layer.beta.numpy()
+        if gamma.ndim == 2:
+            gamma, beta = gamma[slot], beta[slot]
+        if slot is None:
+            mean, var = layer.statistics()
+        else:
+            mean, var = layer.statistics(slot)
+        return [gamma[:c], beta[:c], mean[:c], var[:c]]
+
+    scale_pw = (24 / c1) if output_averaging else 1.0
+    scale_fc = (40 / c3) if output_averaging else 1.0
+    conv1.set_weights([model.get_layer("conv1").kernel.numpy()[:, :, :, :c1]])
+    bn1.set_weights(bn_weights("bn1", c1))
+    dw.set_weights([model.get_layer("dw").kernel.numpy()[:, :, :c1, :]])
+    bn2.set_weights(bn_weights("bn2", c1))
+    pw.set_weights([model.get_layer("pw").kernel.numpy()[:, :, :c1, :c3] * scale_pw])
+    bn3.set_weights(bn_weights("bn3", c3))
+    fc_layer = model.get_layer("fc")
+    fc.set_weights([fc_layer.kernel.numpy()[:c3] * scale_fc, fc_layer.bias.numpy()])
+    return plain
+
+
+IMAGES = np.random.default_rng(1).normal(size=(6, 12, 12, 3)).astype("float32")
+
+
+@pytest.mark.parametrize("bn", ["switchable", "universal", "shared"])
+@pytest.mark.parametrize("output_averaging", [False, True])
+def test_slimmable_stack_equals_plain_keras_layers(bn, output_averaging):
+    if bn == "switchable":
+        model = small_stack(bn, switches=SWITCHES, output_averaging=output_averaging)
+        widths = SWITCHES
+    else:
+        model = small_stack(bn, output_averaging=output_averaging)
+        widths = SWITCHES + [0.3, 0.55, 0.8125, 0.99]
+    randomize(model)
+    if bn == "universal":
+        mark_calibrated(model, widths)
+    if bn == "shared":
+        mark_calibrated(model, widths[:2])  # the others use the shared running statistics
+    for i, w in enumerate(widths):
+        model.set_width(w)
+        slot = i if (bn != "shared" or i < 2) else None
+        plain = plain_stack(model, w, slot, output_averaging=output_averaging)
+        got = model(IMAGES, training=False).numpy()
+        want = plain(IMAGES, training=False).numpy()
+        assert np.max(np.abs(got - want)) <= 1e-5, (bn, w)
+
+
+def test_widths_really_change_the_computation():
+    model = small_stack("universal")
+    randomize(model)
+    mark_calibrated(model, [0.25, 1.0])
+    outs = [model.set_width(w)(IMAGES, training=False).numpy() for w in (0.25, 1.0)]
+    assert np.max(np.abs(outs[0] - outs[1])) > 1e-2
+
+
+def train_one_step(model, images, labels, width):
+    model.set_width(width)
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    with tf.GradientTape() as tape:
+        logits = model(images, training=True)
+        loss = tf.reduce_mean(
+            keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        )
+    grads = tape.gradient(loss, model.trainable_variables)
+    optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+
+def test_training_at_one_switch_leaves_other_switches_bn_unchanged():
+    model = small_stack("switchable", switches=SWITCHES)
+    randomize(model)
+    before = {v.path: v.numpy().copy() for v in model.weights}
+    train_one_step(model, IMAGES, np.arange(6) % 7, width=0.5)
+    a = SWITCHES.index(0.5)
+    changed_rows = 0
+    for layer in model.bn_layers:
+        for v in (layer.gamma, layer.beta, layer.slot_mean, layer.slot_variance):
+            old, new = before[v.path], v.numpy()
+            for row in range(len(SWITCHES)):
+                if row == a:
+                    changed_rows += not np.array_equal(old[row], new[row])
+                else:
+                    np.testing.assert_array_equal(old[row], new[row], err_msg=f"{v.path}[{row}]")
+    assert changed_rows == 12  # gamma, beta, mean, var of 3 BN layers moved at switch 0.5
+    # and only the active channels of the active switch moved
+    c1 = active_channels(24, 0.5)
+    np.testing.assert_array_equal(before["bn1/slot_mean"][a, c1:], model.get_layer("bn1").slot_mean.numpy()[a, c1:])
+
+
+def test_universal_training_uses_batch_statistics_and_stores_none():
+    model = small_stack("universal")
+    randomize(model)
+    before = [l.slot_mean.numpy().copy() for l in model.bn_layers]
+    train_one_step(model, IMAGES, np.arange(6) % 7, width=0.5)
+    for layer, old in zip(model.bn_layers, before):
+        np.testing.assert_array_equal(old, layer.slot_mean.numpy())
+    # training-mode output normalizes with the batch's own statistics
+    model.set_width(1.0)
+    conv_out = tf.nn.conv2d(IMAGES, model.get_layer("conv1").kernel, 2, "SAME")
+    m, v = tf.nn.moments(conv_out, [0, 1, 2])
+    bn1 = model.get_layer("bn1")
+    want = tf.nn.batch_normalization(conv_out, m, v, bn1.beta, bn1.gamma, 1e-5)
+    sub = keras.Model(model.inputs, bn1.output)
+    got = sub(IMAGES, training=True)
+    assert np.max(np.abs(got.numpy() - want.numpy())) < 1e-4
+
+
+def test_uncalibrated_universal_width_raises_clear_error():
+    model = small_stack("universal")
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.25, 1.0], verbose=0)
+    model.set_width(0.6)
+    for run in (lambda: model(IMAGES), lambda: model.predict(IMAGES, verbose=0)):
+        with pytest.raises(ValueError, match=r"0\.6 has no calibrated BN statistics.*calibrate_bn"):
+            run()
+    # inside a user's own tf.function the graph check still refuses
+    with pytest.raises(tf.errors.InvalidArgumentError, match="calibrate_bn"):
+        tf.function(lambda x: model(x, training=False))(IMAGES)
+
+
+def test_calibration_stores_exact_statistics_and_touches_no_trainable_weight():
+    model = small_stack("universal")
+    randomize(model)
+    trainable_before = [v.numpy().copy() for v in model.trainable_variables]
+    data = np.random.default_rng(2).normal(size=(100, 12, 12, 3)).astype("float32")
+    slimkeras.calibrate_bn(model, data, widths=[0.5, 1.0], num_images=80, batch_size=20, verbose=0)
+    for v, old in zip(model.trainable_variables, trainable_before):
+        np.testing.assert_array_equal(v.numpy(), old)
+    for w in (0.5, 1.0):
+        slot = model.width_state.find_slot(w, [])
+        c1 = active_channels(24, w)
+        # bn1's inputs: the sliced conv of the 80 calibration images
+        conv = tf.nn.conv2d(data[:80], model.get_layer("conv1").kernel[:, :, :, :c1], 2, "SAME").numpy()
+        mean, var = model.get_layer("bn1").statistics(slot)
+        np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+        # bn2's inputs: dw(relu(bn1 with each batch's statistics)), batches of 20
+        bn1 = model.get_layer("bn1")
+        parts = []
+        for start in range(0, 80, 20):
+            chunk = conv[start:start + 20]
+            m, v = chunk.mean(axis=(0, 1, 2)), chunk.var(axis=(0, 1, 2))
+            normed = (chunk - m) / np.sqrt(v + 1e-5) * bn1.gamma.numpy()[:c1] + bn1.beta.numpy()[:c1]
+            parts.append(
+                tf.nn.depthwise_conv2d(np.maximum(normed, 0), model.get_layer("dw").kernel[:, :, :c1, :],
+                                       [1, 1, 1, 1], "SAME").numpy()
+            )
+        inputs2 = np.concatenate(parts)
+        mean2, var2 = model.get_layer("bn2").statistics(slot)
+        np.testing.assert_allclose(mean2[:c1], inputs2.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(var2[:c1], inputs2.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+
+
+def test_calibration_of_many_widths_and_slot_capacity():
+    model = small_stack("universal", num_bn_slots=3)
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.25, 0.5, 1.0], verbose=0)
+    with pytest.raises(ValueError, match="No free BN slot for width 0.3.*at most 3"):
+        slimkeras.calibrate_bn(model, IMAGES, widths=[0.3], verbose=0)
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.5], verbose=0)  # recalibrating reuses its slot
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.3], clear=True, verbose=0)
+    assert [c[0] for c in model.width_state.calibrated_configs()] == [0.3]
+
+
+def test_switchable_recalibration_writes_the_switch_rows():
+    model = small_stack("switchable", switches=SWITCHES)
+    slimkeras.calibrate_bn(model, IMAGES, verbose=0)  # default: every switch
+    for i, w in enumerate(SWITCHES):
+        c1 = active_channels(24, w)
+        conv = tf.nn.conv2d(IMAGES, model.get_layer("conv1").kernel[:, :, :, :c1], 2, "SAME").numpy()
+        np.testing.assert_allclose(model.get_layer("bn1").statistics(i)[0][:c1],
+                                   conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+
+
+def test_one_trace_serves_every_width():
+    model = small_stack("universal")
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.25, 0.4, 0.7, 1.0], verbose=0)
+    fn = tf.function(lambda x: model(x, training=False))
+    outputs = {}
+    for w in (0.25, 0.4, 0.7, 1.0, 0.25):
+        model.set_width(w)
+        outputs[w] = fn(IMAGES).numpy()
+    assert fn.experimental_get_tracing_count() == 1
+    model.set_width(0.4)
+    np.testing.assert_allclose(outputs[0.4], model(IMAGES, training=False).numpy(), atol=1e-6)
+    assert np.abs(outputs[0.25] - outputs[1.0]).max() > 1e-3
+
+
+def test_in_graph_width_changes_within_one_function():
+    """A graph that runs several widths in a row (as the training step does) uses each."""
+    model = small_stack("universal")
+    randomize(model)
+    mark_calibrated(model, [0.25, 1.0])
+
+    @tf.function
+    def two_widths(x):
+        model.width_state.assign(0.25)
+        narrow = model(x, training=False)
+        model.width_state.assign(1.0)
+        wide = model(x, training=False)
+        return narrow, wide
+
+    narrow, wide = two_widths(IMAGES)
+    np.testing.assert_allclose(narrow, model.set_width(0.25)(IMAGES, training=False), atol=1e-6)
+    np.testing.assert_allclose(wide, model.set_width(1.0)(IMAGES, training=False), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "width, message",
+    [
+        (0, "0 is not allowed"),
+        (-0.5, "-0.5 is not allowed"),
+        (float("nan"), "nan is not allowed"),
+        (float("inf"), "inf is not allowed"),
+        (1.5, "1.5 is outside the trained range"),
+        (0.1, "0.1 is outside the trained range"),
+        ("half", "'half' is not a number"),
+    ],
+)
+def test_bad_widths_raise_value_error_naming_value_and_allowed(width, message):
+    model = small_stack("universal")
+    with pytest.raises(ValueError, match=message) as info:
+        model.set_width(width)
+    assert "allowed" in str(info.value)
+    assert model.width == 1.0
+
+
+def test_width_that_is_not_a_switch():
+    model = small_stack("switchable", switches=SWITCHES)
+    with pytest.raises(ValueError, match=r"0\.6 is not a switch.*allowed: one of the switches 0.25, 0.5, 0.75, 1"):
+        model.set_width(0.6)
+    with pytest.raises(ValueError, match="not a switch"):
+        model.set_width(0.6, allow_untrained=True)  # switchable BN has no statistics there
+    with pytest.raises(ValueError, match="nonuniform widths need a model trained on a width range"):
+        model.set_width(0.5, stage_ratios={1: 0.5})
+
+
+def test_bad_stage_ratios():
+    model = small_stack("universal", num_stages=2)
+    for ratios, message in [({3: 0.5}, "Stage 3 does not exist; allowed: 1..2"),
+                            ({1: 1.5}, "Ratio 1.5 of stage 1 is not allowed"),
+                            ({1: 0}, "not allowed"), ([0.5], "must be a dict")]:
+        with pytest.raises(ValueError, match=message):
+            model.set_width(0.5, stage_ratios=ratios)
+
+
+def test_nonuniform_stage_ratios_change_only_their_stage():
+    model = small_stack("universal", num_stages=2)
+    randomize(model)
+    model.set_width(1.0, stage_ratios={2: 0.5})
+    slimkeras.calibrate_bn(model, IMAGES, widths=[(1.0, {2: 0.5})], verbose=0)
+    assert model.stage_ratios == {2: 0.5}
+    sub = keras.Model(model.inputs, [model.get_layer("bn1").output, model.get_layer("bn3").output])
+    bn1_out, bn3_out = sub(IMAGES, training=False)
+    assert bn1_out.shape[-1] == 24 and bn3_out.shape[-1] == active_channels(40, 0.5)
+    # the global width still applies: 0.5 x 0.5 in stage 2
+    model.set_width(0.5, stage_ratios={2: 0.5})
+    assert sub(IMAGES, training=True)[1].shape[-1] == active_channels(40, 0.25)
+
+
+@pytest.mark.parametrize("bn", ["switchable", "universal", "shared"])
+def test_keras_file_round_trip_keeps_weights_and_calibrated_statistics(bn, tmp_path):
+    switches = SWITCHES if bn == "switchable" else None
+    model = small_stack(bn, switches=switches, num_stages=2)
+    randomize(model)
+    widths = SWITCHES if switches else [0.3, 1.0]
+    slimkeras.calibrate_bn(model, IMAGES, widths=widths, verbose=0)
+    path = tmp_path / "model.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    assert isinstance(loaded, slimkeras.SlimmableModel)
+    assert loaded.width_spec.get_config() == model.width_spec.get_config()
+    assert loaded.width_state.calibrated_configs() == model.width_state.calibrated_configs()
+    for w in widths:
+        a = model.set_width(w)(IMAGES, training=False).numpy()
+        b = loaded.set_width(w)(IMAGES, training=False).numpy()
+        np.testing.assert_array_equal(a, b)
+
+
+def test_make_divisible_matches_the_official_rule():
+    assert make_divisible(32 * 0.35) == 16  # 8 would be < 0.9 * 11.2
+    assert make_divisible(1024 * 0.975) == 1000
+    # min_value 1 (not 8): tiny counts keep the official quirks
+    assert make_divisible(3.0) == 9 and make_divisible(0.5) == 1
+    assert make_divisible(0.3, divisor=1) == 1
+    # US rule with an expand ratio: hidden = t * make_divisible(c * w)
+    assert active_channels(16 * 6, 0.35, ratio=6) == 6 * make_divisible(16 * 0.35)
+    # the in-graph rule agrees with the host rule on a fine grid of widths
+    ws = np.round(np.arange(0.05, 2.0001, 0.0125), 6)
+    for c, r in [(32, 1), (1024, 1), (96, 6), (20, 1), (1280, 1)]:
+        host = [active_channels(c, w, r) for w in ws]
+        graph = [int(slimkeras.channels.tf_active_channels(c, tf.constant(w, tf.float64), r)) for w in ws]
+        assert host == graph
+
+
+def test_layer_configs_round_trip_and_validate_arguments():
+    conv = SlimmableConv2D(16, 3, strides=2, channel_ratio=2, divisor=4, max_width=2.0, stage=3,
+                           output_averaging=True, use_bias=True)
+    clone = SlimmableConv2D.from_config(conv.get_config())
+    assert clone.get_config() == conv.get_config()
+    assert clone.max_units == active_channels(16, 2.0, 2, 4)
+    for kwargs, message in [(dict(filters=0, kernel_size=3), "filters"),
+                            (dict(filters=8, kernel_size=0), "kernel_size"),
+                            (dict(filters=8, kernel_size=3, padding="full"), "padding"),
+                            (dict(filters=8, kernel_size=3, stage=0), "stage")]:
+        with pytest.raises(ValueError, match=message):
+            SlimmableConv2D(**kwargs)
+    for cls in BATCH_NORMS.values():
+        bn = cls(num_slots=3, momentum=0.8)
+        assert cls.from_config(bn.get_config()).get_config() == bn.get_config()
+        with pytest.raises(ValueError, match="num_slots"):
+            cls(num_slots=0)
+
+
+def test_layer_outside_a_slimmable_model_says_so():
+    layer = SlimmableConv2D(8, 3)
+    with pytest.raises(RuntimeError, match="not part of a SlimmableModel"):
+        layer(np.zeros((1, 4, 4, 3), "float32"))
+
+
+def test_width_spec_validation():
+    for kwargs in [dict(), dict(switches=[]), dict(width_range=(1.0, 0.5)),
+                   dict(switches=[0.5, 0.5]), dict(width_range=(0, 1)), dict(switches=[0.5], width_range=(0.1, 1))]:
+        with pytest.raises(ValueError):
+            WidthSpec(**kwargs)
+    assert WidthSpec(switches=[1.0, 0.25]).switches == [0.25, 1.0]
+
+
+def test_bn_statistics_stay_identical_across_replicas():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    assert strategy.num_replicas_in_sync == 2
+    with strategy.scope():
+        model = small_stack("switchable", switches=SWITCHES)
+        optimizer = keras.optimizers.SGD(0.1)
+        model(IMAGES[:1])
+    data = np.random.default_rng(3).normal(size=(8, 12, 12, 3)).astype("float32")
+    labels = np.arange(8) % 7
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices((data, labels)).batch(8)
+    )
+
+    @tf.function
+    def step(batch):
+        def replica_fn(x, y):
+            model.width_state.assign(0.5)
+            with tf.GradientTape() as tape:
+                logits = model(x, training=True)
+                loss = tf.reduce_sum(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)) / 8
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+
+        strategy.run(replica_fn, args=batch)
+
+    for batch in dataset:
+        step(batch)
+    moved = 0
+    for layer in model.bn_layers:
+        for var in (layer.slot_mean, layer.slot_variance):
+            values = [v.numpy() for v in var.value.values] if hasattr(var.value, "values") else [var.numpy()]
+            assert len(values) == 2
+            np.testing.assert_array_equal(values[0], values[1])
+            moved += not np.allclose(values[0][1], 0 if "mean" in var.path else 1)
+    assert moved == 6
