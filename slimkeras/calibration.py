@@ -157,12 +157,8 @@ def _statistics_function(model):
 
     @tf.function(input_signature=[input_spec])
     def stats(images):
-        state.calibration_outputs = []
-        try:
+        with state.statistics_pass() as outputs:
             model(images, training=False)
-            outputs = state.calibration_outputs
-        finally:
-            state.calibration_outputs = None
         layers[:] = [entry[0] for entry in outputs]
         return [entry[1:] for entry in outputs]
 

@@ -1,6 +1,7 @@
 """Width specs (switch lists and ranges), width validation, and the width state
 a SlimmableModel owns and its slimmable layers read."""
 
+import contextlib
 import math
 import numbers
 import weakref
@@ -186,6 +187,16 @@ class WidthState:
         # Set by calibrate_bn while it traces its statistics pass.
         self.calibration_outputs = None
         self._memo = weakref.WeakKeyDictionary()  # graph -> {key: tensor}
+
+    @contextlib.contextmanager
+    def statistics_pass(self):
+        """BN layers called inside normalize with batch statistics and report them
+        into the yielded list as (layer, mean, variance, count); nothing is updated."""
+        self.calibration_outputs = []
+        try:
+            yield self.calibration_outputs
+        finally:
+            self.calibration_outputs = None
 
     # -- in-graph values -------------------------------------------------
     def _cached(self, key, fn):

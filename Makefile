@@ -1,0 +1,42 @@
+# slimkeras: `make test` sets everything up on a fresh Debian machine and runs the tests;
+# `make train` sets up and runs the main job (US-MobileNet v1 on Fashion-MNIST).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+JUNIT := /usr/share/java/junit-platform-console-standalone.jar
+
+.PHONY: setup test test-all train system-packages clean
+
+setup: $(STAMP) system-packages
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $(STAMP)
+
+# Debian packages: Fashion-MNIST (the offline default data) and JUnit (the Android core's tests).
+system-packages:
+	@if [ ! -f $(FASHION) ] || [ ! -f $(JUNIT) ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist junit5 >/dev/null; \
+	  else \
+	    echo "Run as root, or: sudo apt-get install -y dataset-fashion-mnist junit5"; exit 1; \
+	  fi; \
+	fi
+
+test: setup
+	bash android_demo/core/run_tests.sh
+	$(PY) -m pytest
+
+test-all: setup
+	bash android_demo/core/run_tests.sh
+	$(PY) -m pytest -m ""
+
+train: setup
+	$(PY) -m training.main --flagfile=training/flags/us_mbv1_fashion.flags
+
+clean:
+	rm -rf $(VENV) android_demo/core/build
