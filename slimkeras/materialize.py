@@ -76,7 +76,10 @@ def materialize(model, width=None, stage_ratios=None, allow_untrained=False, nam
             raise ValueError(f"materialize does not know how to convert layer '{layer.name}'.")
         return layer.__class__.from_config(layer.get_config())
 
-    inputs = [keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t.name) for t in model.inputs]
+    inputs = [
+        keras.Input(shape=t.shape[1:], dtype=t.dtype, name=t._keras_history.operation.name)
+        for t in model.inputs
+    ]
     outputs = model._run_through_graph(
         inputs if len(inputs) > 1 else inputs[0], operation_fn=clone
     )

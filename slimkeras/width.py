@@ -252,11 +252,11 @@ class WidthState:
 
     def assign(self, width, stage_ratios=None):
         """Sets the width from tensors (in a graph: no validation, no retrace)."""
-        self.width.assign(tf.cast(width, tf.float64))
+        self.width.assign(_as_float64(width))
         if self.num_stages:
             if stage_ratios is None:
                 stage_ratios = tf.ones([self.num_stages], tf.float64)
-            self.stage_ratios.assign(tf.cast(stage_ratios, tf.float64))
+            self.stage_ratios.assign(_as_float64(stage_ratios))
         if not tf.executing_eagerly():
             self._memo.pop(tf.compat.v1.get_default_graph(), None)
 
@@ -279,3 +279,10 @@ class WidthState:
         keys = np.asarray(self.slot_keys.numpy())
         valid = np.asarray(self.slot_valid.numpy()) > 0.5
         return [(float(k[0]), [float(r) for r in k[1:]]) for k, v in zip(keys, valid) if v]
+
+
+def _as_float64(value):
+    """float64 tensor; Python floats go straight to float64 (never through float32)."""
+    if tf.is_tensor(value):
+        return tf.cast(value, tf.float64)
+    return tf.convert_to_tensor(np.asarray(value, dtype=np.float64))

@@ -8,6 +8,7 @@ from slimkeras.layers.batch_norm import (
     UniversalBatchNormalization,
 )
 from slimkeras.layers.conv import SlimmableConv2D, SlimmableDense, SlimmableDepthwiseConv2D
+from slimkeras.layers.shuffle import ChannelGroup, ChannelShuffle
 
 BATCH_NORMS = {
     "switchable": SwitchableBatchNormalization,
@@ -17,6 +18,8 @@ BATCH_NORMS = {
 
 __all__ = [
     "BATCH_NORMS",
+    "ChannelGroup",
+    "ChannelShuffle",
     "SharedBatchNormalization",
     "SlimmableBatchNormBase",
     "SlimmableConv2D",

@@ -2,8 +2,15 @@
 
 from slimkeras.models.mobilenet_v1 import mobilenet_v1
 from slimkeras.models.mobilenet_v2 import mobilenet_v2
+from slimkeras.models.resnet import resnet50
+from slimkeras.models.shufflenet import shufflenet
 
-BUILDERS = {"mobilenet_v1": mobilenet_v1, "mobilenet_v2": mobilenet_v2}
+BUILDERS = {
+    "mobilenet_v1": mobilenet_v1,
+    "mobilenet_v2": mobilenet_v2,
+    "resnet50": resnet50,
+    "shufflenet": shufflenet,
+}
 
 
 def build(architecture, **kwargs):
@@ -13,4 +20,4 @@ def build(architecture, **kwargs):
     return BUILDERS[architecture](**kwargs)
 
 
-__all__ = ["BUILDERS", "build", "mobilenet_v1", "mobilenet_v2"]
+__all__ = ["BUILDERS", "build", "mobilenet_v1", "mobilenet_v2", "resnet50", "shufflenet"]

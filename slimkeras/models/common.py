@@ -1,5 +1,7 @@
 """What every architecture builder shares: width spec, BN choice, conv-BN-ReLU."""
 
+import json
+
 import keras
 
 from slimkeras.layers import BATCH_NORMS, SlimmableConv2D, SlimmableDepthwiseConv2D
@@ -55,7 +57,8 @@ class Builder:
             num_bn_slots = len(self.spec.switches)
         self.num_bn_slots = num_bn_slots
         self.small = min(input_shape[:2]) < SMALL_INPUT
-        self.architecture = {"name": name, **builder_kwargs}
+        # JSON-normal form (lists, not tuples), so it equals itself after a .keras round trip.
+        self.architecture = json.loads(json.dumps({"name": name, **builder_kwargs}))
 
     def conv(self, x, filters, kernel_size, strides=1, name=None, stage=None, slice_output=True,
              channel_ratio=1, divisor=8, padding="same"):
