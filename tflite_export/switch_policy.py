@@ -1,0 +1,463 @@
+"""Width-switching policy for slimmable models on a latency budget (stdlib only).
+
+This module is the Python twin of ``org.slimkeras.core.WidthSelector`` and
+``org.slimkeras.core.LatencyTracker`` in ``android_demo/core``. Both implement
+the same rules, step for step, so that a latency trace replayed in Python and in
+Java yields the same list of picked widths. The trace files in
+``android_demo/traces/*.json`` are generated with this module
+(``android_demo/traces/make_traces.py``) and checked by both test suites.
+
+The policy, in short: every candidate model (one precision, uniform widths,
+ascending) has a :class:`LatencyTracker`. :meth:`WidthSelector.pick` chooses
+the widest model whose p90 latency fits the budget; afterwards
+:meth:`WidthSelector.on_result` steps one width down after ``down_after``
+consecutive over-budget runs, and one width up after ``up_after`` consecutive
+runs comfortably under budget, provided the wider neighbour is unmeasured or
+fits. :meth:`WidthSelector.next_probe` asks the driver to run the wider
+neighbour once every ``probe_every`` runs so that its statistics stay fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import deque
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+
+__all__ = [
+    "WIDEST",
+    "MAX_ACCURACY",
+    "Candidate",
+    "LatencyTracker",
+    "NoUsableModelError",
+    "SelectorConfig",
+    "WidthSelector",
+    "load_trace",
+    "run_trace",
+]
+
+WIDEST = "widest"
+MAX_ACCURACY = "max_accuracy"
+_MODES = (WIDEST, MAX_ACCURACY)
+
+
+def _is_finite_number(value: Any) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+def _nearest_rank(sorted_values: Sequence[float], percent: int) -> float:
+    """Nearest-rank percentile: ``sorted[ceil(percent/100 * n) - 1]``.
+
+    Computed with integers so that it never depends on float rounding of
+    ``0.9 * n`` (the Java twin does the same).
+    """
+    n = len(sorted_values)
+    rank = (percent * n + 99) // 100
+    return sorted_values[rank - 1]
+
+
+class LatencyTracker:
+    """Rolling latency statistics of one model.
+
+    The first ``warmup_runs`` samples the tracker ever receives are discarded
+    (counted by :meth:`warmup_seen`); later samples go into a rolling window of
+    the last ``window_size`` samples, and into an exponential moving average.
+    Statistics of an empty window are NaN, which callers treat as "unknown".
+    """
+
+    def __init__(self, window_size: int = 20, warmup_runs: int = 3,
+                 ema_alpha: float = 0.2) -> None:
+        if not isinstance(window_size, int) or window_size < 1:
+            raise ValueError(f"window_size must be an int >= 1, got {window_size!r}")
+        if not isinstance(warmup_runs, int) or warmup_runs < 0:
+            raise ValueError(f"warmup_runs must be an int >= 0, got {warmup_runs!r}")
+        if not _is_finite_number(ema_alpha) or not 0.0 < ema_alpha <= 1.0:
+            raise ValueError(f"ema_alpha must be in (0, 1], got {ema_alpha!r}")
+        self._warmup_runs = warmup_runs
+        self._ema_alpha = float(ema_alpha)
+        self._window: deque = deque(maxlen=window_size)
+        self._warmup_seen = 0
+        self._ema = math.nan
+
+    def add(self, ms: float) -> None:
+        """Record one latency sample in milliseconds (finite, >= 0)."""
+        if not _is_finite_number(ms) or ms < 0:
+            raise ValueError(f"latency must be a finite number >= 0 ms, got {ms!r}")
+        if self._warmup_seen < self._warmup_runs:
+            self._warmup_seen += 1
+            return
+        ms = float(ms)
+        self._window.append(ms)
+        if math.isnan(self._ema):
+            self._ema = ms
+        else:
+            self._ema = self._ema_alpha * ms + (1.0 - self._ema_alpha) * self._ema
+
+    def warmup_seen(self) -> int:
+        """Number of samples discarded as warm-up so far."""
+        return self._warmup_seen
+
+    def count(self) -> int:
+        """Number of samples in the rolling window."""
+        return len(self._window)
+
+    def mean(self) -> float:
+        """Mean of the window (summed in order, like the Java twin), NaN if empty."""
+        if not self._window:
+            return math.nan
+        total = 0.0
+        for value in self._window:
+            total += value
+        return total / len(self._window)
+
+    def p50(self) -> float:
+        """Nearest-rank median of the window, NaN if empty."""
+        return self._percentile(50)
+
+    def p90(self) -> float:
+        """Nearest-rank 90th percentile of the window, NaN if empty."""
+        return self._percentile(90)
+
+    def ema(self) -> float:
+        """Exponential moving average of all kept samples, NaN before the first."""
+        return self._ema
+
+    def _percentile(self, percent: int) -> float:
+        if not self._window:
+            return math.nan
+        return _nearest_rank(sorted(self._window), percent)
+
+
+@dataclass(frozen=True, eq=False)
+class Candidate:
+    """One selectable model: its width multiplier and top-1 accuracy.
+
+    Candidates are compared by identity: pass the same objects to the
+    selector's methods that were given to its constructor.
+    """
+
+    width: float
+    top1: float = math.nan
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class SelectorConfig:
+    """Tuning of :class:`WidthSelector` (defaults match the Java ``Config``)."""
+
+    down_after: int = 3
+    up_after: int = 10
+    up_margin: float = 0.15
+    probe_every: int = 50
+    mode: str = WIDEST
+    window_size: int = 20
+    warmup_runs: int = 3
+    ema_alpha: float = 0.2
+
+    def __post_init__(self) -> None:
+        for name in ("down_after", "up_after", "probe_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+        if not _is_finite_number(self.up_margin) or not 0.0 <= self.up_margin < 1.0:
+            raise ValueError(f"up_margin must be in [0, 1), got {self.up_margin!r}")
+        if self.mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
+        LatencyTracker(self.window_size, self.warmup_runs, self.ema_alpha)  # validates
+
+    @classmethod
+    def from_dict(cls, overrides: Optional[Dict[str, Any]]) -> "SelectorConfig":
+        """Build a config from a trace's ``"config"`` object (unknown keys rejected)."""
+        overrides = dict(overrides or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(overrides) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys {unknown}; known: {sorted(known)}")
+        return cls(**overrides)
+
+    def new_tracker(self) -> LatencyTracker:
+        """A tracker with this config's window, warm-up and EMA parameters."""
+        return LatencyTracker(self.window_size, self.warmup_runs, self.ema_alpha)
+
+
+class NoUsableModelError(RuntimeError):
+    """Raised by :meth:`WidthSelector.pick` when every model failed to load."""
+
+
+class WidthSelector:
+    """Picks the model to run next from measured latencies and a budget.
+
+    ``models`` are the candidates of one precision with uniform width, sorted by
+    strictly increasing width. See the module docstring and
+    ``android_demo/README.md`` for the rules; they are kept identical to the
+    Java ``WidthSelector``.
+    """
+
+    def __init__(self, models: Iterable[Candidate], budget_ms: float,
+                 config: Optional[SelectorConfig] = None) -> None:
+        self._models: List[Candidate] = list(models)
+        self._config = config if config is not None else SelectorConfig()
+        if not self._models:
+            raise ValueError("the model list is empty")
+        for model in self._models:
+            if not _is_finite_number(model.width) or model.width <= 0:
+                raise ValueError(f"model width must be > 0, got {model.width!r}")
+            if self._config.mode == MAX_ACCURACY and not _is_finite_number(model.top1):
+                raise ValueError(
+                    f"mode {MAX_ACCURACY!r} needs top1 for every model; width "
+                    f"{model.width} has {model.top1!r}")
+        for narrower, wider in zip(self._models, self._models[1:]):
+            if not narrower.width < wider.width:
+                raise ValueError(
+                    "model widths must be strictly ascending; got "
+                    f"{narrower.width} before {wider.width}")
+        self._check_budget(budget_ms)
+        self._budget = float(budget_ms)
+        self._index = {id(model): i for i, model in enumerate(self._models)}
+        self._trackers = [self._config.new_tracker() for _ in self._models]
+        self._failed = [False] * len(self._models)
+        self._current: Optional[int] = None
+        self._over = 0
+        self._under = 0
+        self._runs_since_probe = 0
+
+    # -- queries ---------------------------------------------------------
+    @property
+    def budget_ms(self) -> float:
+        """The latency budget in milliseconds."""
+        return self._budget
+
+    @property
+    def config(self) -> SelectorConfig:
+        """The selector's configuration."""
+        return self._config
+
+    def models(self) -> List[Candidate]:
+        """The candidates, narrowest first."""
+        return list(self._models)
+
+    def current(self) -> Optional[Candidate]:
+        """The model to run now (None before the first :meth:`pick`)."""
+        return None if self._current is None else self._models[self._current]
+
+    def tracker(self, model: Candidate) -> LatencyTracker:
+        """The latency tracker of ``model``."""
+        return self._trackers[self._position(model)]
+
+    def is_failed(self, model: Candidate) -> bool:
+        """Whether ``model`` was marked as failed."""
+        return self._failed[self._position(model)]
+
+    # -- commands --------------------------------------------------------
+    def mark_failed(self, model: Candidate) -> None:
+        """Never pick ``model`` again; re-pick if it is the current model."""
+        i = self._position(model)
+        self._failed[i] = True
+        if self._current == i:
+            self.pick()
+
+    def pick(self) -> Candidate:
+        """Choose the current model from scratch and reset the counters.
+
+        Among non-failed models that fit (have samples and p90 <= budget):
+        the widest (mode ``widest``) or the most accurate, the narrower on a tie
+        (mode ``max_accuracy``). If none fits: the model with the lowest p90
+        among those with samples; if none has samples: the narrowest.
+        """
+        alive = [i for i in range(len(self._models)) if not self._failed[i]]
+        if not alive:
+            raise NoUsableModelError("every model failed to load")
+        fitting = [i for i in alive if self._fits(i)]
+        if fitting:
+            chosen = self._best_of_fitting(fitting)
+        else:
+            measured = [i for i in alive if self._trackers[i].count() > 0]
+            chosen = self._lowest_p90(measured) if measured else alive[0]
+        self._switch_to(chosen)
+        return self._models[chosen]
+
+    def on_benchmark(self, model: Candidate, ms: float) -> None:
+        """Record a start-up benchmark sample; changes no decision state."""
+        self._trackers[self._position(model)].add(ms)
+
+    def on_result(self, model: Candidate, ms: float) -> None:
+        """Record a measured run and apply the switching rules if it is current."""
+        i = self._position(model)
+        self._trackers[i].add(ms)
+        if i != self._current:
+            return  # a probe: statistics only
+        self._runs_since_probe += 1
+        cfg = self._config
+        if ms > self._budget:
+            self._over += 1
+            self._under = 0
+            if self._over >= cfg.down_after:
+                narrower = self._neighbour(i, -1)
+                if narrower is not None:
+                    self._switch_to(narrower)
+                self._over = self._under = 0
+        elif ms <= self._budget * (1.0 - cfg.up_margin):
+            self._under += 1
+            self._over = 0
+            if self._under >= cfg.up_after:
+                wider = self._neighbour(i, +1)
+                if wider is not None and self._may_step_up(i, wider):
+                    self._switch_to(wider)
+                self._over = self._under = 0
+        else:
+            self._over = self._under = 0
+
+    def next_probe(self) -> Optional[Candidate]:
+        """The wider neighbour to run once now, or None.
+
+        Due every ``probe_every`` runs of the current model; the driver reports
+        the probe's latency with :meth:`on_result`.
+        """
+        if self._current is None or self._runs_since_probe < self._config.probe_every:
+            return None
+        wider = self._neighbour(self._current, +1)
+        if wider is None:
+            return None
+        self._runs_since_probe = 0
+        return self._models[wider]
+
+    def set_budget(self, budget_ms: float) -> Candidate:
+        """Change the budget and re-pick."""
+        self._check_budget(budget_ms)
+        self._budget = float(budget_ms)
+        return self.pick()
+
+    # -- helpers ---------------------------------------------------------
+    @staticmethod
+    def _check_budget(budget_ms: Any) -> None:
+        if not _is_finite_number(budget_ms) or budget_ms <= 0:
+            raise ValueError(f"budget must be a finite number > 0 ms, got {budget_ms!r}")
+
+    def _position(self, model: Candidate) -> int:
+        try:
+            return self._index[id(model)]
+        except KeyError:
+            raise ValueError(f"{model!r} is not one of this selector's models") from None
+
+    def _fits(self, i: int) -> bool:
+        tracker = self._trackers[i]
+        return tracker.count() > 0 and tracker.p90() <= self._budget
+
+    def _best_of_fitting(self, fitting: List[int]) -> int:
+        if self._config.mode == WIDEST:
+            return fitting[-1]
+        best = fitting[0]
+        for i in fitting[1:]:
+            if self._models[i].top1 > self._models[best].top1:
+                best = i
+        return best
+
+    def _lowest_p90(self, measured: List[int]) -> int:
+        best = measured[0]
+        for i in measured[1:]:
+            if self._trackers[i].p90() < self._trackers[best].p90():
+                best = i
+        return best
+
+    def _neighbour(self, i: int, step: int) -> Optional[int]:
+        """The nearest non-failed model from ``i`` in direction ``step``."""
+        j = i + step
+        while 0 <= j < len(self._models):
+            if not self._failed[j]:
+                return j
+            j += step
+        return None
+
+    def _may_step_up(self, current: int, wider: int) -> bool:
+        tracker = self._trackers[wider]
+        if tracker.count() > 0 and not tracker.p90() <= self._budget:
+            return False
+        if self._config.mode == MAX_ACCURACY:
+            return self._models[wider].top1 > self._models[current].top1
+        return True
+
+    def _switch_to(self, i: int) -> None:
+        self._current = i
+        self._over = self._under = 0
+        self._runs_since_probe = 0
+
+
+# -- traces ---------------------------------------------------------------
+_TRACE_KEYS = ("budget_ms", "models", "steps")
+
+
+def load_trace(path: Union[str, Path]) -> Dict[str, Any]:
+    """Read a trace JSON file (see ``android_demo/traces``) and check its keys."""
+    with open(path, encoding="utf-8") as handle:
+        trace = json.load(handle)
+    if not isinstance(trace, dict):
+        raise ValueError(f"{path}: a trace must be a JSON object")
+    missing = [key for key in _TRACE_KEYS if key not in trace]
+    if missing:
+        raise ValueError(f"{path}: trace lacks {missing}")
+    return trace
+
+
+def _width_key_map(mapping: Dict[str, Any], what: str) -> Dict[float, Any]:
+    """Turn ``{"0.25": value}`` into ``{0.25: value}``."""
+    try:
+        return {float(key): value for key, value in mapping.items()}
+    except (TypeError, ValueError, AttributeError):
+        raise ValueError(f"{what} must be an object keyed by width strings") from None
+
+
+def run_trace(trace: Dict[str, Any]) -> List[float]:
+    """Replay a trace through a :class:`WidthSelector`; return the picked widths.
+
+    The loop is the one of the Java ``TraceRunner``: mark failed models, feed
+    the start-up samples (ascending width), pick, then per step apply a budget
+    change, run the current model, run a probe if one is due, and record the
+    current width.
+    """
+    models = [Candidate(width=m["width"],
+                        top1=math.nan if m.get("top1") is None else m["top1"])
+              for m in trace["models"]]
+    by_width = {m.width: m for m in models}
+    selector = WidthSelector(models, trace["budget_ms"],
+                             SelectorConfig.from_dict(trace.get("config")))
+
+    def model_of(width: Any) -> Candidate:
+        if width not in by_width:
+            raise ValueError(f"width {width!r} is not one of the trace's models")
+        return by_width[width]
+
+    for width in trace.get("fail_to_load", []):
+        selector.mark_failed(model_of(width))
+    startup = _width_key_map(trace.get("startup", {}), "startup")
+    for model in models:
+        for ms in startup.get(model.width, []):
+            selector.on_benchmark(model, ms)
+    selector.pick()
+
+    steps = trace["steps"]
+    budget_changes = {int(t): budget for t, budget in trace.get("budget_changes", {}).items()}
+    for t in budget_changes:
+        if not 0 <= t < len(steps):
+            raise ValueError(f"budget change at step {t} is outside 0..{len(steps) - 1}")
+    picks: List[float] = []
+    for t, raw_row in enumerate(steps):
+        row = _width_key_map(raw_row, f"step {t}")
+        if t in budget_changes:
+            selector.set_budget(budget_changes[t])
+        _report_run(selector, selector.current(), row, t)
+        probe = selector.next_probe()
+        if probe is not None:
+            _report_run(selector, probe, row, t)
+        picks.append(selector.current().width)
+    return picks
+
+
+def _report_run(selector: WidthSelector, model: Candidate,
+                row: Dict[float, float], step: int) -> None:
+    """Report ``model``'s latency at ``step`` of a trace to the selector."""
+    if model.width not in row:
+        raise ValueError(f"step {step} has no latency for width {model.width}")
+    selector.on_result(model, row[model.width])
