@@ -1,7 +1,7 @@
 """Tests of tflite_export.switch_policy, the Python twin of the Android WidthSelector.
 
 The rule tests use expectations derived by hand from the rules in
-docs/manifest_schema.md (the same cases are checked in the Java core's
+android_demo/README.md (the same cases are checked in the Java core's
 WidthSelectorTest); the trace tests replay every android_demo/traces/*.json.
 """
 
@@ -53,6 +53,7 @@ def test_tracker_discards_warmup_and_reports_nan_when_empty():
     assert tracker.count() == 0
     assert math.isnan(tracker.mean()) and math.isnan(tracker.p90())
     assert math.isnan(tracker.p50()) and math.isnan(tracker.ema())
+    assert math.isnan(tracker.last())
 
 
 def test_tracker_statistics_match_hand_computed_values():
@@ -64,8 +65,10 @@ def test_tracker_statistics_match_hand_computed_values():
     assert tracker.p50() == 2.0   # sorted[ceil(1.5) - 1]
     assert tracker.p90() == 3.0   # sorted[ceil(2.7) - 1]
     assert tracker.ema() == 2.25  # 1 -> 1.5 -> 2.25
+    assert tracker.last() == 3.0
     tracker.add(10.0)
     tracker.add(20.0)             # window is now [2, 3, 10, 20]
+    assert tracker.last() == 20.0
     assert tracker.count() == 4
     assert tracker.mean() == 8.75
     assert tracker.p50() == 3.0   # sorted[ceil(2.0) - 1]
@@ -171,17 +174,41 @@ def test_m_under_margin_runs_step_up_to_an_unmeasured_neighbour():
     assert selector.current() is models[2]
 
 
-def test_under_margin_runs_stay_when_the_neighbour_does_not_fit_until_it_does():
-    config = SelectorConfig(warmup_runs=0, window_size=1)
-    selector, models = benchmarked([5.0, 8.0, 9.0], config)
+def test_stepping_up_follows_the_neighbours_last_probe_not_its_p90():
+    selector, models = benchmarked([5.0, 8.0, 9.0])   # window 20
+    assert selector.current() is models[2]
     for _ in range(3):
-        selector.on_result(models[2], 11.0)       # down to 0.5; 0.75's window = [11]
+        selector.on_result(models[2], 11.0)       # down to 0.5; 0.75's window [9, 11, 11, 11]
     assert selector.current() is models[1]
     for _ in range(10):
         selector.on_result(models[1], 4.0)
-    assert selector.current() is models[1]        # 0.75's p90 is 11 > 10
-    selector.on_result(models[2], 9.0)            # a probe: 0.75's window = [9]
+    assert selector.current() is models[1]        # 0.75's last sample is 11 > 10
+    selector.on_result(models[2], 10.5)           # a probe over budget
+    for _ in range(10):
+        selector.on_result(models[1], 4.0)
+    assert selector.current() is models[1]        # last 10.5 > 10
+    selector.on_result(models[2], 9.0)            # a probe: [9, 11, 11, 11, 10.5, 9]
+    wider = selector.tracker(models[2])
+    assert (wider.p90(), wider.last()) == (11.0, 9.0)  # sorted[ceil(5.4) - 1] = 11
+    for _ in range(9):
+        selector.on_result(models[1], 4.0)
+    assert selector.current() is models[1]        # only 9 under-margin runs
+    selector.on_result(models[1], 4.0)
+    assert selector.current() is models[2]        # p90 11 > 10, but last 9 <= 10
+
+
+def test_a_last_probe_over_budget_blocks_stepping_up_even_if_the_p90_fits():
+    selector, models = benchmarked([5.0, 8.0, None])
     assert selector.current() is models[1]
+    for _ in range(10):
+        selector.on_result(models[2], 9.0)        # probes of 0.75 (not current)
+    selector.on_result(models[2], 11.0)           # window [9 x 10, 11]
+    wider = selector.tracker(models[2])
+    assert (wider.p90(), wider.last()) == (9.0, 11.0)  # sorted[ceil(9.9) - 1] = 9
+    for _ in range(10):
+        selector.on_result(models[1], 4.0)
+    assert selector.current() is models[1]        # last 11 > 10
+    selector.on_result(models[2], 10.0)           # last 10 <= 10 (budget inclusive)
     for _ in range(10):
         selector.on_result(models[1], 4.0)
     assert selector.current() is models[2]
@@ -305,11 +332,12 @@ HAND_TRACE = {
     "steps": [SLOW_WIDE] * 8 + [FAST_WIDE] * 8,
 }
 # t0 no samples -> 0.5; t2 third under-margin run, 1.0 unmeasured -> up;
-# t4 second over-budget run -> down, 1.0's window [12, 12]; t7 up blocked (p90 12);
-# t8 probe -> [12, 9], p90 12; t10 up blocked; t12 probe -> [9, 9]; t13 up;
-# t14 in band; t15 budget 8 -> re-pick: 1.0's p90 9 > 8, 0.5 fits.
+# t4 second over-budget run -> down, 1.0's window [12, 12]; t7 up blocked (last 12);
+# t8 probe -> [12, 9]: p90 12 > 10 but last 9; t10 third under-margin run -> up;
+# t11-t14 1.0 runs 9, in band (8.5, 10], and 1.0 is widest (no probes);
+# t15 budget 8 -> re-pick: 1.0's p90 of [9, 9] is 9 > 8, 0.5 fits.
 HAND_PICKS = [0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5,
-              0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 0.5]
+              0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5]
 
 
 def test_hand_derived_trace():

@@ -13,8 +13,17 @@ the widest model whose p90 latency fits the budget; afterwards
 :meth:`WidthSelector.on_result` steps one width down after ``down_after``
 consecutive over-budget runs, and one width up after ``up_after`` consecutive
 runs comfortably under budget, provided the wider neighbour is unmeasured or
-fits. :meth:`WidthSelector.next_probe` asks the driver to run the wider
-neighbour once every ``probe_every`` runs so that its statistics stay fresh.
+its most recent sample (:meth:`LatencyTracker.last`) is within the budget.
+:meth:`WidthSelector.next_probe` asks the driver to run the wider neighbour
+once every ``probe_every`` runs so that its statistics stay fresh.
+
+Why the step-up test looks at the last sample and not at the p90: after a
+step down, the window of the model that was left still holds the over-budget
+runs that caused the step, and only probes add to it. Judged by its p90, the
+wider model would need most of its window replaced by probes (up to 18 probes,
+~900 runs, with the defaults) before the selector could return to it; its
+latest probe is the fresh evidence, so one probe within the budget is enough.
+:meth:`WidthSelector.pick` still uses the p90 to decide what "fits".
 """
 
 from __future__ import annotations
@@ -103,6 +112,12 @@ class LatencyTracker:
     def count(self) -> int:
         """Number of samples in the rolling window."""
         return len(self._window)
+
+    def last(self) -> float:
+        """The most recent sample in the window, NaN if empty."""
+        if not self._window:
+            return math.nan
+        return self._window[-1]
 
     def mean(self) -> float:
         """Mean of the window (summed in order, like the Java twin), NaN if empty."""
@@ -372,8 +387,15 @@ class WidthSelector:
         return None
 
     def _may_step_up(self, current: int, wider: int) -> bool:
+        """Whether ``up_after`` under-margin runs may switch from ``current`` to ``wider``.
+
+        ``wider`` qualifies if it has no samples or its most recent sample is
+        within the budget (not its p90: after a step down its window still holds
+        the over-budget runs that caused the step, and its latest probe is the
+        fresh evidence). MAX_ACCURACY also requires it to be more accurate.
+        """
         tracker = self._trackers[wider]
-        if tracker.count() > 0 and not tracker.p90() <= self._budget:
+        if tracker.count() > 0 and not tracker.last() <= self._budget:
             return False
         if self._config.mode == MAX_ACCURACY:
             return self._models[wider].top1 > self._models[current].top1

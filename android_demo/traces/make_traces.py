@@ -108,14 +108,16 @@ def all_traces() -> List[Dict]:
             seed=1, n_steps=200, budget_ms=3.0),
         make_trace(
             "thermal_throttling", "Latencies ramp up by 60 % (steps 60-140), hold, and "
-            "recover by step 260, with the default config: the selector steps down; "
-            "width 0.75's window still holds throttled samples, so it does not step "
-            "back up within the trace.",
+            "recover by step 260, with the default config: the selector steps down to "
+            "0.5 at step 83; width 0.75's window still holds throttled samples (p90 over "
+            "budget), but its probe at step 283 is within budget, so the selector steps "
+            "back up to 0.75 at step 288, after the next 10 runs under the margin count.",
             seed=2, n_steps=400, budget_ms=3.0, load=thermal),
         make_trace(
             "background_load_spike", "A background job doubles latencies for steps "
-            "100-139 (budget 3.0 ms). A short window (5) and frequent probes (every 10 runs) let the "
-            "selector step back up soon after the spike.",
+            "100-139 (budget 3.0 ms), with a short window (5) and frequent probes (every "
+            "10 runs): the selector steps down to 0.25 and, as probes within budget come "
+            "in after the spike, back up to 0.5 (step 153) and 0.75 (step 173).",
             seed=3, n_steps=300, budget_ms=3.0, load=spike,
             config={"window_size": 5, "probe_every": 10}),
         make_trace(

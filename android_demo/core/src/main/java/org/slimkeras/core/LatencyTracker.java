@@ -72,6 +72,11 @@ public final class LatencyTracker {
         return window.size();
     }
 
+    /** The most recent sample in the window (the last one kept), NaN if empty. */
+    public double last() {
+        return window.isEmpty() ? Double.NaN : window.peekLast();
+    }
+
     /** Mean of the window, NaN if empty. */
     public double mean() {
         if (window.isEmpty()) {

@@ -18,13 +18,20 @@ import java.util.Map;
  *       fits, the measured model with the lowest p90; if none is measured, the narrowest.</li>
  *   <li>{@link #onResult} steps one width down after {@code downAfter} consecutive runs over
  *       budget, and one width up after {@code upAfter} consecutive runs at or below
- *       {@code budget * (1 - upMargin)} if the wider neighbour is unmeasured or fits (and, in
- *       MAX_ACCURACY mode, is more accurate). Runs in between reset both counts.</li>
+ *       {@code budget * (1 - upMargin)} if the wider neighbour is unmeasured or its most recent
+ *       sample ({@link LatencyTracker#last()}) is within the budget (and, in MAX_ACCURACY
+ *       mode, it is more accurate). Runs in between reset both counts.</li>
  *   <li>{@link #nextProbe()} asks for one run of the wider neighbour every
  *       {@code probeEvery} runs, to keep its statistics fresh.</li>
  *   <li>Failed models ({@link #markFailed}) are skipped by every rule.</li>
  * </ul>
- * The Python twin, {@code tflite_export.switch_policy.WidthSelector}, implements the same
+ * <p>Why stepping up looks at the neighbour's last sample and not its p90: after a step down,
+ * the window of the model that was left still holds the over-budget runs that caused the
+ * step, and only probes add to it. Judged by its p90, the wider model would need most of its
+ * window replaced by probes (up to 18 probes, ~900 runs, with the defaults) before the
+ * selector could return to it; its latest probe is the fresh evidence, so one probe within
+ * the budget is enough. {@link #pick()} still uses the p90 to decide what fits.
+ * <p>The Python twin, {@code tflite_export.switch_policy.WidthSelector}, implements the same
  * rules; the traces in {@code android_demo/traces} check that both agree. Not thread-safe.
  *
  * @param <M> the model type, compared by identity
@@ -385,9 +392,14 @@ public final class WidthSelector<M extends Candidate> {
         return -1;
     }
 
+    /**
+     * Whether {@code upAfter} under-margin runs may switch from {@code from} to {@code wider}:
+     * it is unmeasured or its most recent sample (usually a probe) is within the budget, and,
+     * in MAX_ACCURACY mode, it is more accurate.
+     */
     private boolean mayStepUp(int from, int wider) {
         LatencyTracker tracker = trackers[wider];
-        if (tracker.count() > 0 && !(tracker.p90() <= budgetMs)) {
+        if (tracker.count() > 0 && !(tracker.last() <= budgetMs)) {
             return false;
         }
         return config.mode() != Mode.MAX_ACCURACY

@@ -50,7 +50,7 @@ class AdaptiveClassifierTest {
     }
 
     @Test
-    void thermalRampStepsDownOnceAndTheStaleWindowBlocksTheWayBack() {
+    void thermalRampStepsDownOnceAndOverBudgetProbesKeepItThere() {
         AdaptiveClassifier classifier = started(Config.defaults());
         List<AdaptiveClassifier.Outcome> outcomes = new ArrayList<>();
         List<Integer> probeFrames = new ArrayList<>();
@@ -64,14 +64,15 @@ class AdaptiveClassifierTest {
             }
         }
         // 2.6 ms x (1 + 0.006 t) exceeds 3.0 from t = 26: three over-budget runs at 26-28.
-        // At 0.5 the runs are under 2.55 ms until t = 98, but 0.75's window keeps
-        // over-budget samples (p90 > 3.0), so it never steps back up.
+        // At 0.5 the runs are under 2.55 ms until t = 98, but 0.75's last sample is over
+        // budget at every check (the runs at 26-28, then the probes at 78 and later, all
+        // > 3.0 ms as the load only rises), so it never steps back up.
         assertEquals(Arrays.asList("28:0.5"), switchPoints(outcomes));
         assertEquals(Arrays.asList(78, 128, 178), probeFrames);
     }
 
     @Test
-    void backgroundSpikeStepsDownTwiceAndRecoversAsProbesRefreshTheWindow() {
+    void backgroundSpikeStepsDownTwiceAndRecoversAtTheFirstProbesWithinBudget() {
         Config config = Config.defaults().withWindowSize(5).withProbeEvery(10);
         AdaptiveClassifier classifier = started(config);
         List<AdaptiveClassifier.Outcome> outcomes = new ArrayList<>();
@@ -79,11 +80,12 @@ class AdaptiveClassifierTest {
             engine.setLoadFactor(t >= 50 && t < 90 ? 2.0 : 1.0);
             outcomes.add(classifier.classify(INPUT));
         }
-        // 52: third run of 0.75 at 5.2 ms; 55: third run of 0.5 at 3.2 ms. Back at 0.25, the
-        // probes of 0.5 at 65, 75, 85 still see the spike; those at 95 … 135 replace the
-        // five samples of its window, so the check at 145 steps up. 0.75's window holds
-        // 5.2 ms samples until the probes at 155 … 195 replace them: up at 205.
-        assertEquals(Arrays.asList("52:0.5", "55:0.25", "145:0.5", "205:0.75"),
+        // 52: third run of 0.75 at 5.2 ms; 55: third run of 0.5 at 3.2 ms. At 0.25 (1.8 ms,
+        // under 2.55) the checks at 65, 75, 85, 95 see 0.5's last sample at 3.2 ms (its run
+        // at 55, then the probes at 65, 75, 85 during the spike); the probe at 95 takes
+        // 1.6 ms, so the check at 105 steps up. At 0.5 the check at 115 still sees 0.75's
+        // 5.2 ms run at 52; the probe at 115 takes 2.6 ms, so the check at 125 steps up.
+        assertEquals(Arrays.asList("52:0.5", "55:0.25", "105:0.5", "125:0.75"),
                 switchPoints(outcomes));
     }
 

@@ -22,6 +22,7 @@ class LatencyTrackerTest {
         assertTrue(Double.isNaN(tracker.p50()));
         assertTrue(Double.isNaN(tracker.p90()));
         assertTrue(Double.isNaN(tracker.ema()));
+        assertTrue(Double.isNaN(tracker.last()));
     }
 
     @Test
@@ -35,8 +36,10 @@ class LatencyTrackerTest {
         assertEquals(2.0, tracker.p50());  // sorted[ceil(1.5) - 1]
         assertEquals(3.0, tracker.p90());  // sorted[ceil(2.7) - 1]
         assertEquals(2.25, tracker.ema()); // 1 -> 1.5 -> 2.25
+        assertEquals(3.0, tracker.last());
         tracker.add(10);
         tracker.add(20);                   // window is now [2, 3, 10, 20]
+        assertEquals(20.0, tracker.last());
         assertEquals(4, tracker.count());
         assertEquals(8.75, tracker.mean());
         assertEquals(3.0, tracker.p50());  // sorted[ceil(2.0) - 1]

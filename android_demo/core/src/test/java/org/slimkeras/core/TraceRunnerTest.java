@@ -58,11 +58,12 @@ class TraceRunnerTest {
                 "fail_to_load", list(), "startup", obj(),
                 "budget_changes", obj("15", 8.0), "steps", steps);
         // t0 no samples -> 0.5; t2 third under-margin run, 1.0 unmeasured -> up;
-        // t4 second over-budget run -> down, 1.0's window [12, 12]; t7 up blocked (p90 12);
-        // t8 probe -> [12, 9], p90 12; t10 up blocked; t12 probe -> [9, 9]; t13 up;
-        // t14 in band; t15 budget 8 -> re-pick: 1.0's p90 9 > 8, 0.5 fits.
+        // t4 second over-budget run -> down, 1.0's window [12, 12]; t7 up blocked (last 12);
+        // t8 probe -> [12, 9]: p90 12 > 10 but last 9; t10 third under-margin run -> up;
+        // t11-t14 1.0 runs 9, in band (8.5, 10], and 1.0 is widest (no probes);
+        // t15 budget 8 -> re-pick: 1.0's p90 of [9, 9] is 9 > 8, 0.5 fits.
         List<Double> expected = Arrays.asList(0.5, 0.5, 1.0, 1.0, 0.5, 0.5, 0.5, 0.5,
-                0.5, 0.5, 0.5, 0.5, 0.5, 1.0, 1.0, 0.5);
+                0.5, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5);
         assertEquals(expected, TraceRunner.run(Trace.parse(JsonWriter.write(trace))));
     }
 

@@ -132,14 +132,38 @@ class WidthSelectorTest {
     }
 
     @Test
-    void underMarginRunsStayWhileTheNeighbourDoesNotFit() {
-        WidthSelector<Trace.Model> s = benchmarked(NO_WARMUP.withWindowSize(1), 5.0, 8.0, 9.0);
-        repeat(s, models.get(2), 11.0, 3);   // down to 0.5; 0.75's window = [11]
+    void steppingUpFollowsTheNeighboursLastProbeNotItsP90() {
+        WidthSelector<Trace.Model> s = benchmarked(5.0, 8.0, 9.0); // window 20
+        assertSame(models.get(2), s.current());
+        repeat(s, models.get(2), 11.0, 3);   // down to 0.5; 0.75's window [9, 11, 11, 11]
         assertSame(models.get(1), s.current());
         repeat(s, models.get(1), 4.0, 10);
-        assertSame(models.get(1), s.current()); // 0.75's p90 is 11 > 10
-        s.onResult(models.get(2), 9.0);          // a probe: 0.75's window = [9]
+        assertSame(models.get(1), s.current()); // 0.75's last sample is 11 > 10
+        s.onResult(models.get(2), 10.5);         // a probe over budget
+        repeat(s, models.get(1), 4.0, 10);
+        assertSame(models.get(1), s.current()); // last 10.5 > 10
+        s.onResult(models.get(2), 9.0);          // a probe: [9, 11, 11, 11, 10.5, 9]
+        LatencyTracker wider = s.tracker(models.get(2));
+        assertEquals(11.0, wider.p90());         // sorted[ceil(5.4) - 1] = 11
+        assertEquals(9.0, wider.last());
+        repeat(s, models.get(1), 4.0, 9);
+        assertSame(models.get(1), s.current()); // only 9 under-margin runs
+        s.onResult(models.get(1), 4.0);
+        assertSame(models.get(2), s.current()); // p90 11 > 10, but last 9 <= 10
+    }
+
+    @Test
+    void aLastProbeOverBudgetBlocksSteppingUpEvenIfTheP90Fits() {
+        WidthSelector<Trace.Model> s = benchmarked(5.0, 8.0, null);
         assertSame(models.get(1), s.current());
+        repeat(s, models.get(2), 9.0, 10);   // probes of 0.75 (not current)
+        s.onResult(models.get(2), 11.0);     // window [9 x 10, 11]
+        LatencyTracker wider = s.tracker(models.get(2));
+        assertEquals(9.0, wider.p90());      // sorted[ceil(9.9) - 1] = 9
+        assertEquals(11.0, wider.last());
+        repeat(s, models.get(1), 4.0, 10);
+        assertSame(models.get(1), s.current()); // last 11 > 10
+        s.onResult(models.get(2), 10.0);         // last 10 <= 10 (budget inclusive)
         repeat(s, models.get(1), 4.0, 10);
         assertSame(models.get(2), s.current());
     }
