@@ -30,6 +30,8 @@ class SlimmableBatchNormBase(SlimmableLayer):
             switches for switchable BN, its calibration capacity otherwise).
         momentum: running-average momentum (0.9 is PyTorch's 0.1).
         epsilon: added to the variance (PyTorch's default 1e-5).
+        synchronized: under tf.distribute, compute training batch statistics
+            over the global batch (all replicas) instead of each replica's.
     """
 
     private_affine = False
@@ -37,7 +39,7 @@ class SlimmableBatchNormBase(SlimmableLayer):
     updates_slot_in_training = False
     requires_slot_at_inference = True
 
-    def __init__(self, num_slots, momentum=0.9, epsilon=1e-5, **kwargs):
+    def __init__(self, num_slots, momentum=0.9, epsilon=1e-5, synchronized=False, **kwargs):
         super().__init__(**kwargs)
         self.num_slots = check_positive_int(num_slots, "num_slots")
         if not 0.0 <= float(momentum) < 1.0:
@@ -46,6 +48,7 @@ class SlimmableBatchNormBase(SlimmableLayer):
             raise ValueError(f"`epsilon` must be > 0, got {epsilon!r}.")
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
+        self.synchronized = bool(synchronized)
 
     def build(self, input_shape):
         self.max_channels = input_shape[-1]
@@ -102,7 +105,7 @@ class SlimmableBatchNormBase(SlimmableLayer):
         slot, found = state.active_slot()
         calibrating = state.calibration_outputs is not None
         if training or calibrating:
-            mean, variance = tf.nn.moments(inputs, axes)
+            mean, variance = self._batch_moments(inputs, axes, sync=training and not calibrating)
             if calibrating:
                 count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), tf.float32)
                 state.calibration_outputs.append((self, mean, variance, count))
@@ -131,6 +134,18 @@ class SlimmableBatchNormBase(SlimmableLayer):
         gamma, beta = self._affine(slot, active)
         return tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, self.epsilon)
 
+    def _batch_moments(self, inputs, axes, sync):
+        context = tf.distribute.get_replica_context()
+        if not (sync and self.synchronized and context and context.num_replicas_in_sync > 1):
+            return tf.nn.moments(inputs, axes)
+        count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), inputs.dtype)
+        total, squares, count = context.all_reduce(
+            tf.distribute.ReduceOp.SUM,
+            [tf.reduce_sum(inputs, axes), tf.reduce_sum(tf.square(inputs), axes), count],
+        )
+        mean = total / count
+        return mean, tf.maximum(squares / count - tf.square(mean), 0.0)
+
     def statistics(self, slot=None):
         """(mean, variance) numpy arrays at full channel size: a slot's, or the default."""
         if slot is None:
@@ -143,7 +158,8 @@ class SlimmableBatchNormBase(SlimmableLayer):
     def get_config(self):
         config = super().get_config()
         config.update(
-            {"num_slots": self.num_slots, "momentum": self.momentum, "epsilon": self.epsilon}
+            {"num_slots": self.num_slots, "momentum": self.momentum, "epsilon": self.epsilon,
+             "synchronized": self.synchronized}
         )
         return config
 

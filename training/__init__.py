@@ -1,0 +1,1 @@
+"""Training slimmable networks: `python -m training.main --flagfile=training/flags/NAME.flags`."""

@@ -1,0 +1,129 @@
+"""Builds a run's datasets, network and trainer from its validated flags."""
+
+import dataclasses
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import slimkeras
+from training import data as data_lib
+from training.schedules import SlimSchedule
+from training.trainer import SlimmableTrainer
+
+
+@dataclasses.dataclass
+class Datasets:
+    train: tf.data.Dataset  # batched, augmented, repeated
+    calibration: tf.data.Dataset  # batched, not augmented: BN calibration images
+    test: tf.data.Dataset  # batched, not augmented
+    input_shape: tuple
+    num_classes: int
+    train_size: int
+    labels: list
+    preprocessing: dict
+
+
+def build_datasets(cfg):
+    name, batch, seed = cfg["dataset"], cfg["batch_size"], cfg["seed"]
+    if name == "fashion_mnist":
+        images, labels = data_lib.load_fashion_mnist("train", cfg["data_dir"])
+        if cfg["train_limit"]:
+            images, labels = images[:cfg["train_limit"]], labels[:cfg["train_limit"]]
+        train = tf.data.Dataset.from_tensor_slices((images, labels))
+        test_images, test_labels = data_lib.load_fashion_mnist("test", cfg["data_dir"])
+        if cfg["eval_limit"]:
+            test_images, test_labels = test_images[:cfg["eval_limit"]], test_labels[:cfg["eval_limit"]]
+        order = np.random.default_rng(seed).permutation(len(images))[:cfg["calibration_images"]]
+        calibration = tf.data.Dataset.from_tensor_slices((images[order], labels[order]))
+        normalize = data_lib.normalize_fashion
+        augment = lambda x: data_lib.augment_small(normalize(x))  # noqa: E731
+        return Datasets(
+            train=data_lib._finish(train, batch, True, seed, len(images), augment),
+            calibration=data_lib._finish(calibration, 256, False, seed, len(order), normalize),
+            test=data_lib._finish(tf.data.Dataset.from_tensor_slices((test_images, test_labels)),
+                                  512, False, seed, len(test_images), normalize),
+            input_shape=(28, 28, 1), num_classes=10, train_size=len(images),
+            labels=data_lib.FASHION_MNIST_LABELS,
+            preprocessing={"height": 28, "width": 28, "channels": 1, "scale": 255.0,
+                           "mean": [data_lib.FASHION_MNIST_MEAN], "std": [data_lib.FASHION_MNIST_STD],
+                           "layout": "NHWC"},
+        )
+    if name == "fake":
+        return _fake_datasets(cfg)
+    return _tfds_datasets(cfg)
+
+
+def _tfds_datasets(cfg):
+    import tensorflow_datasets as tfds
+
+    name, size = cfg["dataset"], cfg["image_size"]
+    kwargs = dict(data_dir=cfg["data_dir"], download=cfg["download"], seed=cfg["seed"], image_size=size)
+    train = data_lib.tfds_pipeline(name, "train", cfg["batch_size"], True, **kwargs)
+    test_split = "validation" if name.startswith("imagenet") else "test"
+    test = data_lib.tfds_pipeline(name, test_split, 256, False, **kwargs)
+    calibration = data_lib.tfds_pipeline(name, "train", 256, False, **kwargs).unbatch().take(
+        cfg["calibration_images"]).batch(256)
+    info = tfds.builder(name, data_dir=cfg["data_dir"]).info
+    shape = info.features["image"].shape
+    input_shape = (size, size, 3) if shape[0] is None or shape[0] >= 64 else tuple(shape)
+    labels = info.features["label"].names
+    imagenet = input_shape[0] >= 64
+    return Datasets(
+        train=train, calibration=calibration, test=test, input_shape=input_shape,
+        num_classes=len(labels), train_size=info.splits["train"].num_examples, labels=labels,
+        preprocessing={"height": input_shape[0], "width": input_shape[1], "channels": input_shape[2],
+                       "scale": 255.0, "mean": list(data_lib.IMAGENET_MEAN if imagenet else (0.5,) * 3),
+                       "std": list(data_lib.IMAGENET_STD if imagenet else (0.25,) * 3), "layout": "NHWC"},
+    )
+
+
+def _fake_datasets(cfg, num_classes=10, count=64):
+    """Random variable-size uint8 images through the ImageNet pipeline (smoke tests of recipes)."""
+    rng = np.random.default_rng(cfg["seed"])
+    size = cfg["image_size"]
+    images = rng.integers(0, 255, (count, size + 16, size + 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, num_classes, count).astype(np.int32)
+    raw = tf.data.Dataset.from_tensor_slices((images, labels))
+    shape = (None, None, 3)
+
+    def pipe(batch, training):
+        return data_lib.preprocess_dataset(raw, batch, training, cfg["seed"], count, shape, size)
+
+    return Datasets(
+        train=pipe(cfg["batch_size"], True), calibration=pipe(32, False), test=pipe(32, False),
+        input_shape=(size, size, 3), num_classes=num_classes, train_size=count,
+        labels=[f"class_{i}" for i in range(num_classes)],
+        preprocessing={"height": size, "width": size, "channels": 3, "scale": 255.0,
+                       "mean": list(data_lib.IMAGENET_MEAN), "std": list(data_lib.IMAGENET_STD),
+                       "layout": "NHWC"},
+    )
+
+
+def build_net(cfg, input_shape, num_classes):
+    kwargs = dict(bn=cfg["bn"], input_shape=input_shape, num_classes=num_classes,
+                  output_averaging=cfg["output_averaging"], num_bn_slots=cfg["num_bn_slots"])
+    if cfg["mode"] == "universal":
+        kwargs["width_mult_range"] = tuple(cfg["width_mult_range"])
+    else:
+        kwargs["width_mult_list"] = cfg["width_mult_list"]
+    net = slimkeras.models.build(cfg["arch"], **kwargs)
+    if cfg["sync_bn"]:
+        for layer in net.bn_layers:
+            layer.synchronized = True
+    return net
+
+
+def build_trainer(cfg, net, steps_per_epoch):
+    schedule = SlimSchedule(
+        cfg["lr"], cfg["lr_schedule"], total_steps=cfg["epochs"] * steps_per_epoch,
+        steps_per_epoch=steps_per_epoch, warmup_steps=int(cfg["warmup_epochs"] * steps_per_epoch),
+        gamma=cfg["lr_gamma"], milestones=cfg["lr_milestones"],
+    )
+    trainer = SlimmableTrainer(
+        net, cfg["mode"], num_sample=cfg["num_sample_training"], inplace_distill=cfg["inplace_distill"],
+        label_smoothing=cfg["label_smoothing"], weight_decay=cfg["weight_decay"], seed=cfg["seed"],
+    )
+    trainer.compile(optimizer=keras.optimizers.SGD(schedule, momentum=cfg["momentum"],
+                                                   nesterov=cfg["nesterov"]))
+    return trainer

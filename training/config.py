@@ -1,0 +1,112 @@
+"""Flags of `python -m training.main` and their validation (before any work starts)."""
+
+import os
+
+from absl import flags
+
+from training import rules, schedules
+
+ARCHITECTURES = ("mobilenet_v1", "mobilenet_v2", "shufflenet", "resnet50")
+STRATEGIES = ("default", "mirrored", "multi_worker")
+BN_OF_MODE = {"individual": "switchable", "naive": "shared", "slimmable": "switchable",
+              "universal": "universal"}
+
+
+class ConfigError(ValueError):
+    """Unknown or inconsistent flags."""
+
+
+def define_flags(fv):
+    d = flags
+    d.DEFINE_enum("mode", "universal", rules.MODES, "Training mode.", flag_values=fv)
+    d.DEFINE_enum("arch", "mobilenet_v1", ARCHITECTURES, "Architecture.", flag_values=fv)
+    d.DEFINE_list("width_mult_list", None, "Switch widths (individual: one; naive/slimmable).", flag_values=fv)
+    d.DEFINE_list("width_mult_range", None, "lo,hi width range (universal).", flag_values=fv)
+    d.DEFINE_integer("num_sample_training", 4, "n of the sandwich rule (universal).", flag_values=fv)
+    d.DEFINE_boolean("inplace_distill", False, "Narrower widths learn from the widest's predictions.", flag_values=fv)
+    d.DEFINE_boolean("output_averaging", False, "Scale outputs by max/active input channels.", flag_values=fv)
+    d.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the label loss.", flag_values=fv)
+    d.DEFINE_integer("num_bn_slots", None, "BN statistics capacity (default: switches, or 32).", flag_values=fv)
+    d.DEFINE_float("lr", 0.1, "Base learning rate (for the global batch).", flag_values=fv)
+    d.DEFINE_enum("lr_schedule", "linear", schedules.SCHEDULES, "Learning-rate schedule.", flag_values=fv)
+    d.DEFINE_float("lr_gamma", 0.98, "exp: per-epoch factor; multistep: factor per milestone.", flag_values=fv)
+    d.DEFINE_list("lr_milestones", [], "multistep: epochs where the rate drops.", flag_values=fv)
+    d.DEFINE_float("warmup_epochs", 0.0, "Linear warm-up length in epochs.", flag_values=fv)
+    d.DEFINE_float("momentum", 0.9, "SGD momentum.", flag_values=fv)
+    d.DEFINE_boolean("nesterov", True, "Nesterov momentum.", flag_values=fv)
+    d.DEFINE_float("weight_decay", 1e-4, "L2 on conv (not depthwise) and dense kernels.", flag_values=fv)
+    d.DEFINE_integer("epochs", 10, "Training epochs.", flag_values=fv)
+    d.DEFINE_integer("batch_size", 256, "Global batch size.", flag_values=fv)
+    d.DEFINE_integer("steps_per_epoch", None, "Steps per epoch (default: one pass over the data).", flag_values=fv)
+    d.DEFINE_integer("train_limit", None, "Use only the first N training images (quick runs).", flag_values=fv)
+    d.DEFINE_integer("eval_limit", None, "Evaluate only the first N test images (quick runs).", flag_values=fv)
+    d.DEFINE_enum("strategy", "default", STRATEGIES, "tf.distribute strategy.", flag_values=fv)
+    d.DEFINE_integer("cpu_replicas", 0, "Split the CPU into N logical devices (mirrored on CPU, tests).", flag_values=fv)
+    d.DEFINE_boolean("sync_bn", False, "Batch statistics over the global batch under tf.distribute.", flag_values=fv)
+    d.DEFINE_string("model_dir", None, "Where checkpoints, logs, results and final.keras go.", flag_values=fv)
+    d.DEFINE_integer("seed", 0, "Random seed.", flag_values=fv)
+    d.DEFINE_string("dataset", "fashion_mnist", "fashion_mnist (offline IDX files) or a tfds name.", flag_values=fv)
+    d.DEFINE_string("data_dir", None, "Fashion-MNIST IDX folder, or the tfds data_dir.", flag_values=fv)
+    d.DEFINE_boolean("download", False, "Let tfds download the dataset.", flag_values=fv)
+    d.DEFINE_integer("image_size", 224, "Input size for ImageNet-style datasets.", flag_values=fv)
+    d.DEFINE_integer("calibration_images", 2048, "Images for post-training BN calibration.", flag_values=fv)
+    d.DEFINE_boolean("calibrate_switchable", False, "Also recalibrate switchable BN after training.", flag_values=fv)
+    d.DEFINE_list("eval_widths", None, "Widths to evaluate (default: switches, or lo..hi by 0.1).", flag_values=fv)
+    d.DEFINE_boolean("export", False, "Export per-width TFLite models after training.", flag_values=fv)
+    d.DEFINE_list("export_quantize", ["fp32", "int8"], "Precisions for --export.", flag_values=fv)
+    d.DEFINE_integer("verbose", 1, "Keras progress output (0, 1, 2).", flag_values=fv)
+
+
+def parse(argv):
+    """Parses `argv` (argv[0] is the program) into a validated dict of settings."""
+    fv = flags.FlagValues()
+    define_flags(fv)
+    try:
+        fv(argv)
+    except flags.Error as e:
+        raise ConfigError(str(e)) from None
+    config = {name: fv[name].value for name in fv}
+    return validate(config)
+
+
+def _floats(values, name):
+    try:
+        return [float(v) for v in values]
+    except ValueError:
+        raise ConfigError(f"--{name} must be numbers, got {','.join(values)}.") from None
+
+
+def validate(c):
+    mode = c["mode"]
+    if mode == "universal":
+        if c["width_mult_list"]:
+            raise ConfigError("--mode=universal trains a width range: give --width_mult_range=lo,hi, "
+                              "not --width_mult_list.")
+        if not c["width_mult_range"] or len(c["width_mult_range"]) != 2:
+            raise ConfigError("--mode=universal needs --width_mult_range=lo,hi (e.g. 0.25,1.0).")
+        c["width_mult_range"] = _floats(c["width_mult_range"], "width_mult_range")
+        if c["num_sample_training"] < 2:
+            raise ConfigError(f"--num_sample_training must be >= 2 (max and min), got {c['num_sample_training']}.")
+    else:
+        if c["width_mult_range"]:
+            raise ConfigError(f"--mode={mode} trains switches: give --width_mult_list, not --width_mult_range "
+                              "(a range needs --mode=universal).")
+        if not c["width_mult_list"]:
+            raise ConfigError(f"--mode={mode} needs --width_mult_list.")
+        c["width_mult_list"] = _floats(c["width_mult_list"], "width_mult_list")
+        if mode == "individual" and len(c["width_mult_list"]) != 1:
+            raise ConfigError(f"--mode=individual trains one width, got --width_mult_list={c['width_mult_list']}.")
+    for name in ("epochs", "batch_size"):
+        if c[name] < 1:
+            raise ConfigError(f"--{name} must be >= 1, got {c[name]}.")
+    if c["lr"] <= 0:
+        raise ConfigError(f"--lr must be > 0, got {c['lr']}.")
+    if not c["model_dir"]:
+        raise ConfigError("--model_dir is required.")
+    if os.path.exists(c["model_dir"]) and not os.path.isdir(c["model_dir"]):
+        raise ConfigError(f"--model_dir={c['model_dir']} exists and is not a directory.")
+    c["lr_milestones"] = [int(float(m)) for m in c["lr_milestones"]]
+    if c["eval_widths"]:
+        c["eval_widths"] = _floats(c["eval_widths"], "eval_widths")
+    c["bn"] = BN_OF_MODE[mode]
+    return c

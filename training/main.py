@@ -1,0 +1,121 @@
+"""Train a slimmable network: `python -m training.main --flagfile=training/flags/NAME.flags`.
+
+Builds the input pipelines (failing fast on missing data), the model of the
+chosen mode, trains with the custom multi-width step under the chosen
+tf.distribute strategy (resuming from model_dir's checkpoint after a crash),
+then calibrates BN, evaluates every width, and writes results.json, a
+FLOPs-accuracy plot and final.keras into model_dir.
+"""
+
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main(argv=None):
+    from training import config as config_lib
+    from training.data import DataError
+
+    argv = list(sys.argv if argv is None else argv)
+    try:
+        cfg = config_lib.parse(argv)
+    except config_lib.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    try:
+        return run(cfg)
+    except (DataError, config_lib.ConfigError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def make_strategy(cfg):
+    import tensorflow as tf
+
+    if cfg["cpu_replicas"] > 1:
+        cpus = tf.config.list_physical_devices("CPU")
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * cfg["cpu_replicas"]
+        )
+    if cfg["strategy"] == "mirrored":
+        if cfg["cpu_replicas"] > 1:
+            return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cfg["cpu_replicas"])])
+        return tf.distribute.MirroredStrategy()
+    if cfg["strategy"] == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def run(cfg):
+    import keras
+    import tensorflow as tf
+
+    from training import data as data_lib
+    from training.build import build_datasets, build_net, build_trainer
+    from training.callbacks import AtomicCheckpoint, NanGuard
+    from training.config import ConfigError
+    from training.results import finish_run
+
+    keras.utils.set_random_seed(cfg["seed"])
+    strategy = make_strategy(cfg)
+    replicas = strategy.num_replicas_in_sync
+    if cfg["batch_size"] % replicas:
+        raise ConfigError(f"--batch_size={cfg['batch_size']} is not divisible by the {replicas} replicas.")
+    datasets = build_datasets(cfg)  # fails fast on missing data
+    steps = cfg["steps_per_epoch"] or datasets.train_size // cfg["batch_size"]
+    if steps < 1:
+        raise ConfigError(f"--batch_size={cfg['batch_size']} exceeds the {datasets.train_size} training images.")
+    os.makedirs(cfg["model_dir"], exist_ok=True)
+    with strategy.scope():
+        net = build_net(cfg, datasets.input_shape, datasets.num_classes)
+        trainer = build_trainer(cfg, net, steps)
+        trainer(next(iter(datasets.train))[0][:1], training=True)  # build before fit (reference §3)
+        trainer.optimizer.build(trainer.trainable_variables)
+    train = datasets.train
+    if replicas > 1:
+        global_batch = cfg["batch_size"]
+        train = strategy.distribute_datasets_from_function(
+            lambda ctx: data_lib.per_replica(datasets.train, ctx, global_batch)
+        )
+    is_chief = _is_chief(strategy)
+    nan_guard = NanGuard()
+    checkpoint = AtomicCheckpoint(os.path.join(cfg["model_dir"], "checkpoint"), nan_guard, is_chief)
+    initial_epoch = checkpoint.restore(trainer)
+    if initial_epoch:
+        print(f"Resuming from the checkpoint of epoch {initial_epoch} in {cfg['model_dir']}.")
+    callbacks = [nan_guard, checkpoint]
+    if is_chief:
+        callbacks += [
+            keras.callbacks.CSVLogger(os.path.join(cfg["model_dir"], "training_log.csv"), append=True),
+            keras.callbacks.TensorBoard(os.path.join(cfg["model_dir"], "tensorboard"), update_freq="epoch"),
+        ]
+    start = time.time()
+    if initial_epoch < cfg["epochs"]:
+        trainer.fit(train, epochs=cfg["epochs"], steps_per_epoch=steps, initial_epoch=initial_epoch,
+                    callbacks=callbacks, verbose=cfg["verbose"])
+    train_time = time.time() - start
+    if nan_guard.triggered_at:
+        epoch, batch, name = nan_guard.triggered_at
+        latest = checkpoint.latest()
+        kept = f"the checkpoint of epoch {latest[0]} is kept in {checkpoint.directory}" if latest else "no checkpoint was saved yet"
+        print(f"error: {name} became NaN at epoch {epoch}, step {batch}; training stopped and {kept}. "
+              "Lower --lr or add --warmup_epochs.", file=sys.stderr)
+        return 3
+    if not is_chief:
+        return 0
+    finish_run(cfg, net, datasets, train_time)
+    return 0
+
+
+def _is_chief(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

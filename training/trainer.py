@@ -1,0 +1,92 @@
+"""SlimmableTrainer: the custom train_step for S-Net, US-Net, naive and individual training."""
+
+import keras
+import tensorflow as tf
+
+from training import rules
+
+
+class SlimmableTrainer(keras.Model):
+    """Wraps a SlimmableModel; one `train_step` trains every width of the step.
+
+    Per step: the widths of `rules.training_widths` (widest first); for each,
+    forward at that width + its loss (`rules.width_loss`: labels, or the
+    widest width's soft predictions under in-place distillation) + its
+    gradient; the gradients are SUMMED (not averaged), L2 weight decay is
+    added on conv/dense kernels, and the optimizer steps once. Each width's
+    gradient is taken on its own tape, so only one width's activations are
+    alive at a time.
+
+    Args:
+        net: the `slimkeras.SlimmableModel`.
+        mode: "individual" | "naive" | "slimmable" | "universal".
+        num_sample: n of the sandwich rule (universal).
+        inplace_distill: narrower widths learn from the widest width's predictions.
+        label_smoothing: for the label loss.
+        weight_decay: L2 coefficient (added to the gradients, as PyTorch's SGD does).
+        seed: seeds the sandwich rule's draws.
+    """
+
+    def __init__(self, net, mode, num_sample=4, inplace_distill=False, label_smoothing=0.0,
+                 weight_decay=0.0, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.net = net
+        self.mode = mode
+        self.num_sample = num_sample
+        self.inplace_distill = inplace_distill
+        self.label_smoothing = label_smoothing
+        self.weight_decay = weight_decay
+        self.seed = seed
+        # Validates the mode against the spec before any work starts.
+        self.widths_preview = rules.training_widths(mode, net.width_spec, num_sample, 0, seed).numpy()
+        self.width_names = self._width_names()
+        self.loss_trackers = [keras.metrics.Mean(name=f"loss_{n}") for n in self.width_names]
+        self.acc_trackers = [keras.metrics.SparseCategoricalAccuracy(name=f"acc_{n}") for n in self.width_names]
+        self._decayed_ids = frozenset(id(v) for v in rules.decayed_variables(net))
+
+    def _width_names(self):
+        if self.mode == "universal":
+            return ["max", "min"] + [f"rand{i}" for i in range(1, self.num_sample - 1)]
+        return [f"w{w:g}" for w in self.widths_preview]
+
+    def call(self, inputs, training=False):
+        return self.net(inputs, training=training)
+
+    @property
+    def metrics(self):
+        return self.loss_trackers + self.acc_trackers
+
+    def train_step(self, data):
+        images, labels = data[0], data[1]
+        variables = self.trainable_variables
+        widths = rules.training_widths(self.mode, self.net.width_spec, self.num_sample,
+                                       self.optimizer.iterations, self.seed)
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        total = [tf.zeros_like(v) for v in variables]
+        teacher = None
+        for i in range(len(self.width_names)):
+            with tf.GradientTape() as tape:
+                self.net.width_state.assign(widths[i])
+                logits = self.net(images, training=True)
+                loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing)
+                scaled = loss / replicas
+            grads = tape.gradient(scaled, variables)
+            total = [t if g is None else t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
+            if i == 0 and self.inplace_distill:
+                teacher = rules.distillation_target(logits)
+            self.loss_trackers[i].update_state(loss)
+            self.acc_trackers[i].update_state(labels, logits)
+        if self.weight_decay:
+            total = [
+                g + (self.weight_decay / replicas) * v if id(v) in self._decayed_ids else g
+                for g, v in zip(total, variables)
+            ]
+        self.optimizer.apply(total, variables)
+        return {m.name: m.result() for m in self.metrics}
+
+    def test_step(self, data):
+        images, labels = data[0], data[1]
+        logits = self.net(images, training=False)
+        self.loss_trackers[0].update_state(rules.label_loss(labels, logits))
+        self.acc_trackers[0].update_state(labels, logits)
+        return {m.name: m.result() for m in self.metrics}
