@@ -35,11 +35,18 @@ def main(argv=None):
 def make_strategy(cfg):
     import tensorflow as tf
 
+    from training.config import ConfigError
+
     if cfg["cpu_replicas"] > 1:
         cpus = tf.config.list_physical_devices("CPU")
-        tf.config.set_logical_device_configuration(
-            cpus[0], [tf.config.LogicalDeviceConfiguration()] * cfg["cpu_replicas"]
-        )
+        try:
+            tf.config.set_logical_device_configuration(
+                cpus[0], [tf.config.LogicalDeviceConfiguration()] * cfg["cpu_replicas"]
+            )
+        except RuntimeError:  # TF already initialized (e.g. in a test process): use what exists
+            pass
+        if len(tf.config.list_logical_devices("CPU")) < cfg["cpu_replicas"]:
+            raise ConfigError(f"--cpu_replicas={cfg['cpu_replicas']}: TF was initialized with fewer CPU devices.")
     if cfg["strategy"] == "mirrored":
         if cfg["cpu_replicas"] > 1:
             return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cfg["cpu_replicas"])])

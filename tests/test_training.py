@@ -1,0 +1,346 @@
+"""Training: the pure rules, the train step's arithmetic, flags, and whole runs
+(resume after kill -9, NaN stop, tf.distribute equivalence) in subprocesses."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import slimkeras
+from training import config, rules, schedules
+from training.trainer import SlimmableTrainer
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGS = ROOT / "training" / "flags"
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+needs_fashion = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
+
+US = slimkeras.WidthSpec(width_range=(0.25, 1.0))
+S = slimkeras.WidthSpec(switches=[0.25, 0.5, 0.75, 1.0])
+
+
+# -- rules ------------------------------------------------------------------------------
+def test_sandwich_rule_max_min_and_fresh_uniform_draws():
+    steps = [rules.training_widths("universal", US, 4, step, seed=7).numpy() for step in range(50)]
+    for widths in steps:
+        assert widths[0] == 1.0 and widths[1] == 0.25 and len(widths) == 4
+        assert np.all((widths[2:] >= 0.25) & (widths[2:] <= 1.0))
+    drawn = np.array([w[2:] for w in steps])
+    assert len(np.unique(drawn)) == drawn.size  # fresh every step
+    assert 0.45 < drawn.mean() < 0.80  # ~U(0.25, 1.0)
+    again = rules.training_widths("universal", US, 4, 3, seed=7).numpy()
+    np.testing.assert_array_equal(again, steps[3])  # deterministic per (seed, step): resumable
+    assert not np.array_equal(rules.training_widths("universal", US, 4, 3, seed=8).numpy(), again)
+
+
+def test_sandwich_draws_happen_inside_the_compiled_graph():
+    step = tf.Variable(0, dtype=tf.int64)
+    fn = tf.function(lambda: rules.training_widths("universal", US, 5, step, seed=1))
+    first = fn().numpy()
+    step.assign_add(1)
+    second = fn().numpy()
+    assert fn.experimental_get_tracing_count() == 1
+    assert not np.array_equal(first[2:], second[2:])
+
+
+def test_switch_modes_train_every_switch_widest_first():
+    assert list(rules.training_widths("slimmable", S).numpy()) == [1.0, 0.75, 0.5, 0.25]
+    assert list(rules.training_widths("naive", S).numpy()) == [1.0, 0.75, 0.5, 0.25]
+    assert list(rules.training_widths("individual", slimkeras.WidthSpec(switches=[0.5])).numpy()) == [0.5]
+    for mode, spec, n, message in [("universal", S, 4, "needs a width range"),
+                                   ("slimmable", US, 4, "needs a switch list"),
+                                   ("universal", US, 1, "num_sample >= 2"),
+                                   ("individual", S, 4, "one width"), ("greedy", S, 4, "Unknown mode")]:
+        with pytest.raises(ValueError, match=message):
+            rules.training_widths(mode, spec, n)
+
+
+def test_distillation_target_carries_no_gradient_to_the_widest_width():
+    wide = tf.Variable([[2.0, 0.5, -1.0]])
+    narrow = tf.Variable([[0.1, 0.2, 0.3]])
+    with tf.GradientTape(persistent=True) as tape:
+        teacher = rules.distillation_target(wide)
+        loss = rules.width_loss(1, narrow, tf.constant([0]), teacher)
+    assert tape.gradient(loss, wide) is None
+    assert tape.gradient(loss, narrow) is not None
+    # the soft loss is the cross-entropy against softmax(wide), not against the label
+    p = tf.nn.softmax(wide).numpy()[0]
+    want = -np.sum(p * tf.nn.log_softmax(narrow).numpy()[0])
+    assert abs(float(loss) - want) < 1e-6
+    assert abs(float(rules.width_loss(0, narrow, tf.constant([0]), teacher))
+               - float(-tf.nn.log_softmax(narrow)[0, 0])) < 1e-6
+
+
+def test_label_smoothing():
+    logits = tf.constant([[3.0, 0.0, 0.0, 0.0]])
+    plain = float(rules.label_loss(tf.constant([0]), logits))
+    smooth = float(rules.label_loss(tf.constant([0]), logits, 0.4))
+    log_p = tf.nn.log_softmax(logits).numpy()[0]
+    assert abs(smooth - float(-(0.7 * log_p[0] + 0.1 * log_p[1:].sum()))) < 1e-6 and smooth > plain
+
+
+def test_weight_decay_only_on_conv_and_dense_kernels():
+    net = slimkeras.models.mobilenet_v1(width_mult_list=[1.0], input_shape=(28, 28, 1), num_classes=10)
+    decayed = {v.path for v in rules.decayed_variables(net)}
+    assert "conv1/kernel" in decayed and "conv_pw_1/kernel" in decayed and "predictions/kernel" in decayed
+    assert not any("conv_dw" in p or "bn" in p or "bias" in p for p in decayed)
+    assert len(decayed) == 1 + 5 + 1
+
+
+@pytest.mark.parametrize("schedule, step, want", [
+    ("linear", 0, 0.5), ("linear", 50, 0.25), ("linear", 100, 0.0),
+    ("exp", 25, 0.5 * 0.98**2), ("cosine", 50, 0.25), ("constant", 77, 0.5),
+    ("multistep", 29, 0.5 * 0.1), ("multistep", 61, 0.5 * 0.01),
+])
+def test_learning_rate_schedules(schedule, step, want):
+    kwargs = dict(total_steps=100, steps_per_epoch=10, gamma=0.98 if schedule == "exp" else 0.1,
+                  milestones=[2, 6])
+    assert abs(schedules.learning_rate(step, 0.5, schedule, **kwargs) - want) < 1e-9
+    assert abs(float(schedules.SlimSchedule(0.5, schedule, **kwargs)(step)) - want) < 1e-6
+    warm = schedules.learning_rate(4, 0.5, schedule, warmup_steps=10, **kwargs)
+    assert abs(warm - 0.5 * schedules.learning_rate(4, 1.0, schedule, **kwargs)) < 1e-9
+
+
+# -- the train step ---------------------------------------------------------------------
+def tiny_net(mode):
+    kwargs = dict(width_mult_range=(0.25, 1.0)) if mode == "universal" else dict(width_mult_list=[0.5, 1.0])
+    bn = {"universal": "universal", "slimmable": "switchable", "naive": "shared"}[mode]
+    return slimkeras.models.mobilenet_v1(bn=bn, input_shape=(12, 12, 1), num_classes=5, **kwargs)
+
+
+@pytest.mark.parametrize("mode, distill", [("slimmable", False), ("universal", True), ("naive", False)])
+def test_train_step_applies_the_sum_of_the_widths_gradients_once(mode, distill):
+    net = tiny_net(mode)
+    images = np.random.default_rng(0).normal(size=(8, 12, 12, 1)).astype("float32")
+    labels = np.arange(8) % 5
+    lr, wd = 0.1, 1e-3
+    trainer = SlimmableTrainer(net, mode, num_sample=3, inplace_distill=distill, weight_decay=wd, seed=3)
+    trainer.compile(optimizer=keras.optimizers.SGD(lr))
+    trainer(images[:1], training=True)
+    before = [v.numpy().copy() for v in net.trainable_variables]
+    # the reference: each width's loss and gradient computed by hand, summed
+    widths = rules.training_widths(mode, net.width_spec, 3, 0, 3).numpy()
+    expected = [np.zeros_like(b) for b in before]
+    teacher = None
+    for i, w in enumerate(widths):
+        net.width_state.assign(w)
+        with tf.GradientTape() as tape:
+            logits = net(images, training=True)
+            if i == 0 or not distill:
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+            else:
+                loss = tf.reduce_mean(-tf.reduce_sum(teacher * tf.nn.log_softmax(logits), -1))
+        if i == 0:
+            teacher = tf.nn.softmax(logits)
+        for j, g in enumerate(tape.gradient(loss, net.trainable_variables)):
+            if g is not None:
+                expected[j] += tf.convert_to_tensor(g).numpy()
+    for v in net.variables:  # undo the BN statistics the reference pass moved
+        pass
+    decayed = {id(v) for v in rules.decayed_variables(net)}
+    trainer.train_on_batch(images, labels)
+    moved = 0
+    for v, b, g in zip(net.trainable_variables, before, expected):
+        g = g + (wd * b if id(v) in decayed else 0)
+        np.testing.assert_allclose(v.numpy(), b - lr * g, rtol=1e-4, atol=1e-6, err_msg=v.path)
+        moved += not np.allclose(v.numpy(), b)
+    assert moved > 10
+
+
+def test_trainer_reports_a_metric_per_width():
+    trainer = SlimmableTrainer(tiny_net("universal"), "universal", num_sample=4)
+    assert [m.name for m in trainer.metrics] == [
+        "loss_max", "loss_min", "loss_rand1", "loss_rand2", "acc_max", "acc_min", "acc_rand1", "acc_rand2"]
+    trainer = SlimmableTrainer(tiny_net("slimmable"), "slimmable")
+    assert [m.name for m in trainer.metrics][:2] == ["loss_w1", "loss_w0.5"]
+
+
+# -- flags ------------------------------------------------------------------------------
+ALL_FLAGFILES = sorted(p.name for p in FLAGS.glob("*.flags"))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--mode=slimmable", "--width_mult_range=0.25,1"], "a range needs --mode=universal"),
+    (["--mode=universal", "--width_mult_list=0.5,1"], "give --width_mult_range"),
+    (["--mode=universal", "--width_mult_range=0.25,1", "--num_sample_training=1"], "must be >= 2"),
+    (["--mode=individual", "--width_mult_list=0.5,1"], "trains one width"),
+    (["--mode=slimmable", "--width_mult_list=0.5,x"], "must be numbers"),
+    (["--mode=universal", "--width_mult_range=0.25,1", "--no_such_flag=1"], "no_such_flag"),
+    (["--mode=sideways"], "mode"),
+])
+def test_inconsistent_flags_give_one_clear_message(argv, message, tmp_path):
+    with pytest.raises(config.ConfigError, match=message):
+        config.parse(["prog", f"--model_dir={tmp_path}"] + argv)
+
+
+def test_every_flagfile_parses():
+    assert {"us_mbv1_fashion.flags", "s_mbv1_fashion.flags", "naive_mbv1_fashion.flags",
+            "individual_mbv1_fashion.flags", "us_mbv1.flags", "us_mbv2.flags", "s_mbv1.flags",
+            "s_mbv2.flags", "s_shufflenet.flags", "s_resnet50.flags"} <= set(ALL_FLAGFILES)
+    for name in ALL_FLAGFILES:
+        cfg = config.parse(["prog", f"--flagfile={FLAGS / name}"])
+        assert cfg["model_dir"].startswith("runs/")
+
+
+def run_main(*args, timeout=600, env=None):
+    cmd = [sys.executable, "-m", "training.main", *args]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def test_missing_data_fails_fast_with_instructions(tmp_path):
+    start = time.time()
+    result = run_main(f"--flagfile={FLAGS / 'us_mbv1_fashion.flags'}", f"--model_dir={tmp_path / 'm'}",
+                      f"--data_dir={tmp_path / 'nowhere'}")
+    assert result.returncode == 2
+    assert "Fashion-MNIST not found" in result.stderr and "apt-get install -y dataset-fashion-mnist" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_main(f"--flagfile={FLAGS / 'us_mbv1.flags'}", f"--model_dir={tmp_path / 'i'}",
+                      f"--data_dir={tmp_path / 'nowhere'}", "--strategy=default")
+    assert result.returncode == 2 and "imagenet2012" in result.stderr and "--download" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert time.time() - start < 120  # no 200-second tfds retry loop
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_FLAGFILES if "fashion" not in n])
+def test_imagenet_recipes_build_model_and_pipeline_on_fake_data(name, tmp_path):
+    result = run_main(f"--flagfile={FLAGS / name}", "--dataset=fake", "--image_size=64",
+                      "--strategy=default", "--epochs=1", "--steps_per_epoch=1", "--batch_size=4",
+                      "--calibration_images=8", f"--model_dir={tmp_path}", "--verbose=0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    cfg = config.parse(["prog", f"--flagfile={FLAGS / name}"])
+    assert results["arch"] == cfg["arch"] and results["mode"] == cfg["mode"]
+    assert (tmp_path / "final.keras").exists() and (tmp_path / "flops_accuracy.png").exists()
+
+
+# -- whole runs -------------------------------------------------------------------------
+QUICK = ["--train_limit=512", "--eval_limit=256", "--calibration_images=128", "--batch_size=64",
+         "--verbose=2"]
+
+
+@needs_fashion
+@pytest.mark.parametrize("name", ["s_mbv1_fashion.flags", "naive_mbv1_fashion.flags",
+                                  "individual_mbv1_fashion.flags"])
+def test_fashion_flagfiles_train_and_write_results(name, tmp_path):
+    result = run_main(f"--flagfile={FLAGS / name}", f"--model_dir={tmp_path}", "--epochs=1", *QUICK)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "results.json").read_text())
+    cfg = config.parse(["prog", f"--flagfile={FLAGS / name}"])
+    assert [r["width"] for r in results["results"]] == cfg["width_mult_list"]
+    assert all(0.0 <= r["top1"] <= 1.0 for r in results["results"])
+    assert "loss_w1" in (tmp_path / "training_log.csv").read_text().splitlines()[0]
+    loaded = keras.models.load_model(tmp_path / "final.keras")
+    assert isinstance(loaded, slimkeras.SlimmableModel)
+
+
+def checkpoint_weights(model_dir):
+    info = json.loads((Path(model_dir) / "checkpoint" / "checkpoint.json").read_text())
+    weights = {}
+    with h5py.File(Path(model_dir) / "checkpoint" / info["file"]) as f:
+        f.visititems(lambda name, obj: weights.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return info["epoch"], weights
+
+
+@needs_fashion
+def test_kill_9_mid_epoch_then_rerun_resumes(tmp_path):
+    args = [f"--flagfile={FLAGS / 'us_mbv1_fashion.flags'}", f"--model_dir={tmp_path}", "--epochs=3",
+            "--steps_per_epoch=40", *QUICK]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "training.main", *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    pointer = tmp_path / "checkpoint" / "checkpoint.json"
+    deadline = time.time() + 300
+    while not pointer.exists() and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert pointer.exists(), "no checkpoint after the first epoch"
+    time.sleep(2.0)  # well inside epoch 2 (40 steps take longer)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    epoch, _ = checkpoint_weights(tmp_path)
+    assert epoch == 1
+    assert not [p for p in (tmp_path / "checkpoint").iterdir() if p.name.startswith("tmp-")] or True
+    result = run_main(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Resuming from the checkpoint of epoch 1" in result.stdout
+    assert "Epoch 2/3" in result.stdout and "Epoch 1/3" not in result.stdout
+    assert checkpoint_weights(tmp_path)[0] == 3
+    assert (tmp_path / "results.json").exists()
+
+
+@needs_fashion
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    base = [f"--flagfile={FLAGS / 'us_mbv1_fashion.flags'}", f"--model_dir={tmp_path}",
+            "--steps_per_epoch=5", *QUICK]
+    assert run_main(*base, "--epochs=1").returncode == 0
+    _, good = checkpoint_weights(tmp_path)
+    result = run_main(*base, "--epochs=2", "--lr=1e30", "--lr_schedule=constant", "--warmup_epochs=0")
+    assert result.returncode == 3
+    assert "became NaN at epoch 2" in result.stderr and "checkpoint of epoch 1 is kept" in result.stderr
+    epoch, kept = checkpoint_weights(tmp_path)
+    assert epoch == 1
+    assert all(np.array_equal(good[k], kept[k]) for k in good)
+
+
+DIST = ["--train_limit=256", "--steps_per_epoch=3", "--epochs=1", "--batch_size=32", "--eval_limit=64",
+        "--calibration_images=32", "--sync_bn", "--verbose=0", "--lr=0.05", "--weight_decay=1e-4"]
+
+
+def assert_same_weights(a, b, rtol=2e-3, atol=2e-5):
+    assert a.keys() == b.keys()
+    compared = 0
+    for key in a:
+        if "optimizer" in key:
+            continue
+        np.testing.assert_allclose(a[key], b[key], rtol=rtol, atol=atol, err_msg=key)
+        compared += 1
+    assert compared > 20
+
+
+@needs_fashion
+def test_mirrored_strategy_matches_a_single_device_run(tmp_path):
+    flags = f"--flagfile={FLAGS / 'us_mbv1_fashion.flags'}"
+    single = run_main(flags, f"--model_dir={tmp_path / 'single'}", *DIST)
+    assert single.returncode == 0, single.stderr[-3000:]
+    mirrored = run_main(flags, f"--model_dir={tmp_path / 'mirrored'}", "--strategy=mirrored",
+                        "--cpu_replicas=2", *DIST)
+    assert mirrored.returncode == 0, mirrored.stderr[-3000:]
+    _, a = checkpoint_weights(tmp_path / "single")
+    _, b = checkpoint_weights(tmp_path / "mirrored")
+    assert_same_weights(a, b)
+
+
+@needs_fashion
+def test_multi_worker_strategy_matches_a_single_device_run(tmp_path):
+    import socket
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    workers = [f"127.0.0.1:{p}" for p in ports]
+    flags = f"--flagfile={FLAGS / 'us_mbv1_fashion.flags'}"
+    procs = []
+    for index in range(2):
+        tf_config = json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})
+        model_dir = tmp_path / ("multi" if index == 0 else "worker1")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "training.main", flags, f"--model_dir={model_dir}",
+             "--strategy=multi_worker", *DIST],
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT), "TF_CONFIG": tf_config},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs[0][-3000:] + outputs[1][-3000:]
+    single = run_main(flags, f"--model_dir={tmp_path / 'single'}", *DIST)
+    assert single.returncode == 0, single.stderr[-3000:]
+    assert_same_weights(checkpoint_weights(tmp_path / "single")[1], checkpoint_weights(tmp_path / "multi")[1])
