@@ -30,16 +30,15 @@ def build_datasets(cfg):
         images, labels = data_lib.load_fashion_mnist("train", cfg["data_dir"])
         if cfg["train_limit"]:
             images, labels = images[:cfg["train_limit"]], labels[:cfg["train_limit"]]
-        train = tf.data.Dataset.from_tensor_slices((images, labels))
         test_images, test_labels = data_lib.load_fashion_mnist("test", cfg["data_dir"])
         if cfg["eval_limit"]:
             test_images, test_labels = test_images[:cfg["eval_limit"]], test_labels[:cfg["eval_limit"]]
         order = np.random.default_rng(seed).permutation(len(images))[:cfg["calibration_images"]]
         calibration = tf.data.Dataset.from_tensor_slices((images[order], labels[order]))
         normalize = data_lib.normalize_fashion
-        augment = lambda x: data_lib.augment_small(normalize(x))  # noqa: E731
+        augment = (lambda x: data_lib.augment_small(normalize(x))) if cfg["augment"] else normalize
         return Datasets(
-            train=data_lib._finish(train, batch, True, seed, len(images), augment),
+            train=data_lib.in_memory_train(images, labels, batch, seed, augment),
             calibration=data_lib._finish(calibration, 256, False, seed, len(order), normalize),
             test=data_lib._finish(tf.data.Dataset.from_tensor_slices((test_images, test_labels)),
                                   512, False, seed, len(test_images), normalize),

@@ -48,6 +48,7 @@ def define_flags(fv):
     d.DEFINE_string("dataset", "fashion_mnist", "fashion_mnist (offline IDX files) or a tfds name.", flag_values=fv)
     d.DEFINE_string("data_dir", None, "Fashion-MNIST IDX folder, or the tfds data_dir.", flag_values=fv)
     d.DEFINE_boolean("download", False, "Let tfds download the dataset.", flag_values=fv)
+    d.DEFINE_boolean("augment", True, "Random training augmentation (flips, shifts, crops).", flag_values=fv)
     d.DEFINE_integer("image_size", 224, "Input size for ImageNet-style datasets.", flag_values=fv)
     d.DEFINE_integer("calibration_images", 2048, "Images for post-training BN calibration.", flag_values=fv)
     d.DEFINE_boolean("calibrate_switchable", False, "Also recalibrate switchable BN after training.", flag_values=fv)

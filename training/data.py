@@ -78,14 +78,24 @@ def augment_small(images, pad=2):
     return tf.image.random_crop(padded, shape)
 
 
-def fashion_mnist(split, batch_size, training, data_dir=None, seed=0, limit=None):
-    """A tf.data pipeline of normalized Fashion-MNIST batches."""
-    images, labels = load_fashion_mnist(split, data_dir)
-    if limit:
-        images, labels = images[:limit], labels[:limit]
-    ds = tf.data.Dataset.from_tensor_slices((images, labels))
-    return _finish(ds, batch_size, training, seed, len(images),
-                   lambda x: augment_small(normalize_fashion(x)) if training else normalize_fashion(x))
+def in_memory_train(images, labels, batch_size, seed, preprocess):
+    """Repeated, shuffled training batches of in-memory arrays.
+
+    The order of epoch e is a stateless permutation seeded by (seed, e), so every
+    iterator of this pipeline, in any graph (a distributed input function too),
+    yields the same batches: distributed and single-device runs see the same data.
+    """
+    images, labels = tf.constant(images), tf.constant(labels)
+    count = int(images.shape[0])
+
+    def epoch(e):
+        order = tf.random.experimental.stateless_shuffle(tf.range(count), tf.stack([tf.cast(seed, tf.int64), e]))
+        return tf.data.Dataset.from_tensor_slices(order)
+
+    ds = tf.data.Dataset.range(2**62).flat_map(epoch)
+    ds = ds.map(lambda i: (preprocess(tf.gather(images, i)), tf.gather(labels, i)),
+                num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def _finish(ds, batch_size, training, seed, size, preprocess):
@@ -115,14 +125,15 @@ def color_jitter(image, strength=0.4):
     return tf.clip_by_value(image, 0.0, 1.0)
 
 
-_EIGVAL = tf.constant([0.2175, 0.0188, 0.0045])
-_EIGVEC = tf.constant([[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]])
+# Plain lists: a module-level tf.constant would start TF before a strategy can configure it.
+_EIGVAL = [0.2175, 0.0188, 0.0045]
+_EIGVEC = [[-0.5675, 0.7192, 0.4009], [-0.5808, -0.0045, -0.8140], [-0.5836, -0.6948, 0.4203]]
 
 
 def lighting(image, alphastd=0.1):
     """AlexNet-style PCA lighting noise."""
     alpha = tf.random.normal([3], stddev=alphastd)
-    return image + tf.reshape(tf.linalg.matvec(_EIGVEC, alpha * _EIGVAL), [1, 1, 3])
+    return image + tf.reshape(tf.linalg.matvec(tf.constant(_EIGVEC), alpha * tf.constant(_EIGVAL)), [1, 1, 3])
 
 
 def imagenet_preprocess(image, training, size=224):

@@ -58,7 +58,7 @@ def make_strategy(cfg):
 
 def run(cfg):
     import keras
-    import tensorflow as tf
+    import numpy as np
 
     from training import data as data_lib
     from training.build import build_datasets, build_net, build_trainer
@@ -66,8 +66,8 @@ def run(cfg):
     from training.config import ConfigError
     from training.results import finish_run
 
+    strategy = make_strategy(cfg)  # first: devices and collectives are configured at TF start-up
     keras.utils.set_random_seed(cfg["seed"])
-    strategy = make_strategy(cfg)
     replicas = strategy.num_replicas_in_sync
     if cfg["batch_size"] % replicas:
         raise ConfigError(f"--batch_size={cfg['batch_size']} is not divisible by the {replicas} replicas.")
@@ -79,7 +79,8 @@ def run(cfg):
     with strategy.scope():
         net = build_net(cfg, datasets.input_shape, datasets.num_classes)
         trainer = build_trainer(cfg, net, steps)
-        trainer(next(iter(datasets.train))[0][:1], training=True)  # build before fit (reference §3)
+        # Build before fit (reference §3), on zeros: an extra iterator would use up a reshuffle.
+        trainer(np.zeros((1,) + tuple(datasets.input_shape), "float32"), training=True)
         trainer.optimizer.build(trainer.trainable_variables)
     train = datasets.train
     if replicas > 1:
