@@ -24,7 +24,12 @@ class Builder:
     """
 
     def __init__(self, name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                 output_averaging, num_bn_slots, builder_kwargs):
+                 output_averaging, num_bn_slots):
+        builder_kwargs = dict(
+            width_mult_list=width_mult_list, width_mult_range=width_mult_range, bn=bn,
+            input_shape=list(input_shape) if isinstance(input_shape, (tuple, list)) else input_shape,
+            num_classes=num_classes, output_averaging=output_averaging, num_bn_slots=num_bn_slots,
+        )
         if width_mult_list is None and width_mult_range is None:
             width_mult_list = [1.0]
         self.spec = WidthSpec(switches=width_mult_list, width_range=width_mult_range)

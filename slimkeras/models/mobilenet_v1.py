@@ -45,10 +45,7 @@ def mobilenet_v1(width_mult_list=None, width_mult_range=None, bn=None, input_sha
     ```
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots,
-                dict(width_mult_list=width_mult_list, width_mult_range=width_mult_range, bn=bn,
-                     input_shape=list(input_shape), num_classes=num_classes,
-                     output_averaging=output_averaging, num_bn_slots=num_bn_slots))
+                output_averaging, num_bn_slots)
     stages = SMALL_STAGES if b.small else IMAGENET_STAGES
     inputs = keras.Input(b.input_shape)
     x = b.conv(inputs, 32, 3, strides=2, name="conv1", stage=1)

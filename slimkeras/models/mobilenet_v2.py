@@ -36,10 +36,7 @@ def mobilenet_v2(width_mult_list=None, width_mult_range=None, bn=None, input_sha
         A `slimkeras.SlimmableModel`.
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots,
-                dict(width_mult_list=width_mult_list, width_mult_range=width_mult_range, bn=bn,
-                     input_shape=list(input_shape), num_classes=num_classes,
-                     output_averaging=output_averaging, num_bn_slots=num_bn_slots))
+                output_averaging, num_bn_slots)
     blocks = SMALL_BLOCKS if b.small else IMAGENET_BLOCKS
     inputs = keras.Input(b.input_shape)
     stage = 1

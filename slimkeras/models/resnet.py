@@ -60,10 +60,7 @@ def resnet50(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(
     ```
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots,
-                dict(width_mult_list=width_mult_list, width_mult_range=width_mult_range, bn=bn,
-                     input_shape=list(input_shape), num_classes=num_classes,
-                     output_averaging=output_averaging, num_bn_slots=num_bn_slots))
+                output_averaging, num_bn_slots)
     inputs = keras.Input(b.input_shape)
     if b.small:
         x = b.conv(inputs, STEM_CHANNELS, 3, strides=1, name="conv1_conv", stage=1)

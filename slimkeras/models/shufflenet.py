@@ -85,10 +85,7 @@ def shufflenet(width_mult_list=None, width_mult_range=None, bn=None, input_shape
     ```
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots,
-                dict(width_mult_list=width_mult_list, width_mult_range=width_mult_range, bn=bn,
-                     input_shape=list(input_shape), num_classes=num_classes,
-                     output_averaging=output_averaging, num_bn_slots=num_bn_slots))
+                output_averaging, num_bn_slots)
 
     def stream_conv(x, filters, kernel_size, strides, name):
         # Residual-stream layers: a multiple of the stem's group width (see docstring).
