@@ -62,22 +62,19 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
 
     stats_fn = _statistics_function(model)
     sums = [{} for _ in configs]  # per config: layer -> (count, mean, m2) in float64
-    saved_config = model.config_of()
     batches = list(_batches(data, num_images, batch_size))
     if not batches:
         raise ValueError("calibrate_bn got no images from `data`.")
     seen = sum(len(b) for b in batches)
     progress = keras.utils.Progbar(len(batches) * len(configs), verbose=verbose, unit_name="pass")
-    try:
+    with state.preserved():
         for images in batches:
             for i, (w, ratios) in enumerate(configs):
-                state.assign(w, ratios if model.num_stages else None)
+                state.assign(w, ratios)
                 layers, outputs = stats_fn(images)
                 for layer, (mean, var, count) in zip(layers, outputs):
                     _merge(sums[i], layer, mean.numpy(), var.numpy(), float(count.numpy()))
                 progress.add(1)
-    finally:
-        state.assign(saved_config[0], saved_config[1] if model.num_stages else None)
 
     for layer in model.bn_layers:
         mean_table = layer.slot_mean.numpy()

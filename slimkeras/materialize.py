@@ -41,12 +41,9 @@ def materialize(model, width=None, stage_ratios=None, allow_untrained=False, nam
     else:
         w, ratios = model.config_of(width, stage_ratios, allow_untrained)
     state = model.width_state
-    saved = model.config_of()
-    state.assign(w, ratios if model.num_stages else None)
-    try:
+    with state.preserved():
+        state.assign(w, ratios)
         model.check_inference_width()
-    finally:
-        state.assign(saved[0], saved[1] if model.num_stages else None)
     slot = state.find_slot(w, ratios)
     multipliers = [w] + [w * r for r in ratios]  # index 0: no stage
 

@@ -139,7 +139,7 @@ class SlimmableModel(keras.Model):
             ValueError: naming the bad value and what is allowed.
         """
         w, ratios = self.config_of(width, stage_ratios, allow_untrained)
-        self.width_state.assign(w, ratios if self.num_stages else None)
+        self.width_state.assign(w, ratios)
         return self
 
     def config_of(self, width=None, stage_ratios=None, allow_untrained=False):

@@ -27,12 +27,9 @@ def width_of(model, width=None, stage_ratios=None, allow_untrained=False):
     if width is None or not hasattr(model, "set_width"):
         yield model
         return
-    saved = model.config_of()
-    model.set_width(width, stage_ratios, allow_untrained=allow_untrained)
-    try:
+    with model.width_state.preserved():
+        model.set_width(width, stage_ratios, allow_untrained=allow_untrained)
         yield model
-    finally:
-        model.width_state.assign(saved[0], saved[1] if model.num_stages else None)
 
 
 def layer_shapes(model, width=None, stage_ratios=None, allow_untrained=False):

@@ -250,8 +250,20 @@ class WidthState:
 
         return self._cached(("slot",), fn)
 
+    @contextlib.contextmanager
+    def preserved(self):
+        """Restores the width and stage ratios on exit, whatever the block set."""
+        width, ratios = self.width.numpy(), self.stage_ratios.numpy()
+        try:
+            yield
+        finally:
+            self.assign(width, ratios)
+
     def assign(self, width, stage_ratios=None):
-        """Sets the width from tensors (in a graph: no validation, no retrace)."""
+        """Sets the width from tensors (in a graph: no validation, no retrace).
+
+        `stage_ratios` (default all 1.0) is ignored by a model without stages.
+        """
         self.width.assign(_as_float64(width))
         if self.num_stages:
             if stage_ratios is None:
