@@ -180,6 +180,11 @@ def test_inconsistent_flags_give_one_clear_message(argv, message, tmp_path):
         config.parse(["prog", f"--model_dir={tmp_path}"] + argv)
 
 
+def test_help_lists_the_flags():
+    with pytest.raises(config.HelpRequested, match="--width_mult_range"):
+        config.parse(["prog", "--helpfull"])
+
+
 def test_every_flagfile_parses():
     assert {"us_mbv1_fashion.flags", "s_mbv1_fashion.flags", "naive_mbv1_fashion.flags",
             "individual_mbv1_fashion.flags", "us_mbv1.flags", "us_mbv2.flags", "s_mbv1.flags",

@@ -16,6 +16,10 @@ class ConfigError(ValueError):
     """Unknown or inconsistent flags."""
 
 
+class HelpRequested(Exception):
+    """--help: the exception's text is the flags' help."""
+
+
 def define_flags(fv):
     d = flags
     d.DEFINE_enum("mode", "universal", rules.MODES, "Training mode.", flag_values=fv)
@@ -62,6 +66,8 @@ def parse(argv):
     """Parses `argv` (argv[0] is the program) into a validated dict of settings."""
     fv = flags.FlagValues()
     define_flags(fv)
+    if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
+        raise HelpRequested(fv.get_help())
     try:
         fv(argv)
     except flags.Error as e:

@@ -22,6 +22,9 @@ def main(argv=None):
     argv = list(sys.argv if argv is None else argv)
     try:
         cfg = config_lib.parse(argv)
+    except config_lib.HelpRequested as e:
+        print(f"usage: python -m training.main --flagfile=training/flags/NAME.flags [--flag=value ...]\n\n{e}")
+        return 0
     except config_lib.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
