@@ -1,0 +1,94 @@
+"""Keras model -> .tflite bytes (fp32, fp16 or full-integer int8), and the ops of a file."""
+
+import contextlib
+import io
+
+import numpy as np
+
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+def check_precisions(precisions):
+    """The list of precisions, or ValueError naming the bad one and what is allowed."""
+    if isinstance(precisions, str):
+        precisions = [p for p in precisions.split(",") if p]
+    precisions = [str(p).strip().lower() for p in precisions]
+    if not precisions:
+        raise ValueError(f"No precision given; allowed: {', '.join(PRECISIONS)}.")
+    for p in precisions:
+        if p not in PRECISIONS:
+            raise ValueError(f"Unknown precision {p!r}; allowed: {', '.join(PRECISIONS)}.")
+    return list(dict.fromkeys(precisions))
+
+
+def convert(model, precision="fp32", representative=None):
+    """Converts a plain Keras model (e.g. from `slimkeras.materialize`) to TFLite.
+
+    Uses `TFLiteConverter.from_keras_model`, which freezes the weights and folds
+    inference-mode BatchNormalization into the preceding convolution (never
+    `from_concrete_functions` with a Keras 3 model as tracked object: that
+    converts without error but outputs NaN).
+
+    Args:
+        model: a Keras model of standard layers.
+        precision: "fp32"; "fp16" (float16 weights, float32 input/output);
+            "int8" (full-integer post-training quantization, int8 input and output).
+        representative: float32 images preprocessed as the model expects
+            (int8 only: the activation ranges are measured on them; a few hundred
+            training images suffice).
+
+    Returns:
+        The .tflite file's bytes.
+    """
+    import tensorflow as tf
+
+    (precision,) = check_precisions([precision])
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if precision == "fp16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif precision == "int8":
+        if representative is None or len(representative) == 0:
+            raise ValueError("int8 conversion needs representative images (a few hundred training images).")
+        samples = np.asarray(representative, np.float32)
+
+        def representative_dataset():
+            for i in range(len(samples)):
+                yield [samples[i:i + 1]]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    # The converter exports a SavedModel first and prints its signature; keep the output clean.
+    with contextlib.redirect_stdout(io.StringIO()):
+        return converter.convert()
+
+
+def op_names(content):
+    """Builtin op names of a .tflite model, in graph order (no delegate applied)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    interpreter = Interpreter(
+        model_content=content,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    return [op["op_name"] for op in interpreter._get_ops_details()]
+
+
+def check_bn_folded(content, model):
+    """Raises RuntimeError if BN survived conversion as separate ops.
+
+    A folded graph has no MUL, and no more ADDs than the model has residual
+    `Add` layers (a BN left unfused shows up as MUL + ADD).
+    """
+    ops = op_names(content)
+    adds = sum(1 for layer in model.layers if type(layer).__name__ == "Add")
+    leftover = [op for op in ops if op in ("MUL", "BATCH_NORMALIZATION")]
+    if leftover or ops.count("ADD") > adds:
+        raise RuntimeError(
+            f"Batch normalization was not folded into the convolutions of '{model.name}': "
+            f"{ops.count('MUL')} MUL and {ops.count('ADD')} ADD ops for {adds} residual adds."
+        )
+    return ops
