@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import warnings
 
 import numpy as np
 
@@ -62,7 +63,10 @@ def convert(model, precision="fp32", representative=None):
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
     # The converter exports a SavedModel first and prints its signature; keep the output clean.
-    with contextlib.redirect_stdout(io.StringIO()):
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # int8 input/output with no input statistics is what we ask for: the app quantizes
+        # with the scale and zero point the converter stores in the file.
+        warnings.filterwarnings("ignore", message="Statistics for quantized inputs")
         return converter.convert()
 
 

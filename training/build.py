@@ -44,9 +44,8 @@ def build_datasets(cfg):
                                   512, False, seed, len(test_images), normalize),
             input_shape=(28, 28, 1), num_classes=10, train_size=len(images),
             labels=data_lib.FASHION_MNIST_LABELS,
-            preprocessing={"height": 28, "width": 28, "channels": 1, "scale": 255.0,
-                           "mean": [data_lib.FASHION_MNIST_MEAN], "std": [data_lib.FASHION_MNIST_STD],
-                           "layout": "NHWC"},
+            preprocessing=data_lib.preprocessing_info(
+                (28, 28, 1), [data_lib.FASHION_MNIST_MEAN], [data_lib.FASHION_MNIST_STD]),
         )
     if name == "fake":
         return _fake_datasets(cfg)
@@ -67,13 +66,10 @@ def _tfds_datasets(cfg):
     shape = info.features["image"].shape
     input_shape = (size, size, 3) if shape[0] is None or shape[0] >= 64 else tuple(shape)
     labels = info.features["label"].names
-    imagenet = input_shape[0] >= 64
     return Datasets(
         train=train, calibration=calibration, test=test, input_shape=input_shape,
         num_classes=len(labels), train_size=info.splits["train"].num_examples, labels=labels,
-        preprocessing={"height": input_shape[0], "width": input_shape[1], "channels": input_shape[2],
-                       "scale": 255.0, "mean": list(data_lib.IMAGENET_MEAN if imagenet else (0.5,) * 3),
-                       "std": list(data_lib.IMAGENET_STD if imagenet else (0.25,) * 3), "layout": "NHWC"},
+        preprocessing=data_lib.preprocessing_info(input_shape, *data_lib.tfds_normalization(input_shape)),
     )
 
 
@@ -93,9 +89,8 @@ def _fake_datasets(cfg, num_classes=10, count=64):
         train=pipe(cfg["batch_size"], True), calibration=pipe(32, False), test=pipe(32, False),
         input_shape=(size, size, 3), num_classes=num_classes, train_size=count,
         labels=[f"class_{i}" for i in range(num_classes)],
-        preprocessing={"height": size, "width": size, "channels": 3, "scale": 255.0,
-                       "mean": list(data_lib.IMAGENET_MEAN), "std": list(data_lib.IMAGENET_STD),
-                       "layout": "NHWC"},
+        preprocessing=data_lib.preprocessing_info(input_shape=(size, size, 3), mean=data_lib.IMAGENET_MEAN,
+                                                  std=data_lib.IMAGENET_STD),
     )
 
 

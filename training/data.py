@@ -26,6 +26,21 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+def preprocessing_info(input_shape, mean, std):
+    """How a raw 8-bit image becomes model input: `(x / scale - mean[c]) / std[c]` (manifest schema)."""
+    height, width, channels = (int(d) for d in input_shape)
+    return {"height": height, "width": width, "channels": channels, "scale": 255.0,
+            "mean": [float(m) for m in mean], "std": [float(s) for s in std], "layout": "NHWC"}
+
+
+def tfds_normalization(input_shape):
+    """(mean, std) per channel that `preprocess_dataset` applies to images of this shape."""
+    channels = input_shape[-1]
+    if input_shape[0] >= 64:
+        return IMAGENET_MEAN, IMAGENET_STD
+    return (0.5,) * channels, (0.25,) * channels
+
+
 class DataError(ValueError):
     """The data a run asked for is missing or malformed; the message says how to get it."""
 

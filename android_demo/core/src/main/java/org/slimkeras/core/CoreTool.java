@@ -1,0 +1,64 @@
+package org.slimkeras.core;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.List;
+
+/**
+ * Command-line entry to the core for desktop checks of real exports and traces.
+ *
+ * <pre>
+ * java -cp build/main org.slimkeras.core.CoreTool manifest EXPORT_DIR
+ * java -cp build/main org.slimkeras.core.CoreTool trace TRACE.json
+ * </pre>
+ *
+ * {@code manifest} validates an export directory exactly as the app does and prints one line
+ * per model ({@code id width precision bytes}); on a bad manifest it prints
+ * {@code INVALID KIND: message} and exits 1. {@code trace} replays a latency trace through
+ * {@link TraceRunner} and prints the picked width of every step, one per line.
+ */
+public final class CoreTool {
+    private CoreTool() {}
+
+    public static void main(String[] args) throws IOException {
+        if (args.length != 2 || !(args[0].equals("manifest") || args[0].equals("trace"))) {
+            System.err.println("usage: CoreTool manifest EXPORT_DIR | CoreTool trace TRACE.json");
+            System.exit(2);
+        }
+        if (args[0].equals("manifest")) {
+            System.exit(checkManifest(new File(args[1])));
+        }
+        System.exit(replayTrace(new File(args[1])));
+    }
+
+    private static int checkManifest(File directory) throws IOException {
+        try {
+            Manifest manifest = new ManifestParser(new DirectoryModelSource(directory)).parse();
+            System.out.println("OK " + manifest.modelName() + " " + manifest.models().size() + " models");
+            for (ModelEntry model : manifest.models()) {
+                System.out.println(model.id() + " " + model.width() + " "
+                        + model.precision().name().toLowerCase(java.util.Locale.ROOT) + " " + model.bytes());
+            }
+            return 0;
+        } catch (ManifestException e) {
+            System.out.println("INVALID " + e.kind() + ": " + e.getMessage());
+            return 1;
+        }
+    }
+
+    private static int replayTrace(File file) throws IOException {
+        String json = new String(Files.readAllBytes(file.toPath()), StandardCharsets.UTF_8);
+        try {
+            List<Double> picks = TraceRunner.run(Trace.parse(json));
+            for (double width : picks) {
+                System.out.println(width);
+            }
+            return 0;
+        } catch (JsonException e) {
+            System.out.println("INVALID trace: " + e.getMessage());
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,81 @@
+"""LiteRT latency benchmark of every model of an export; results go into its manifest.
+
+    python -m tflite_export.bench OUT_DIR [--threads=1,2] [--runs=100] [--warmup_runs=10]
+
+Per model and thread count, like LiteRT's benchmark_model: init time, first run,
+warm-up mean, then steady-state mean/std/p50/p90 over `--runs` invokes of batch 1.
+The manifest's `latency_ms` is replaced (atomically) and a table printed.
+"""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def bench_export(out_dir, threads=(1,), runs=100, warmup_runs=10, verbose=1):
+    """Benchmarks every model of the export in `out_dir`; returns the updated manifest."""
+    from tflite_export import manifest as manifest_lib
+    from tflite_export.runtime import benchmark
+    from training.callbacks import write_json_atomic
+
+    manifest = manifest_lib.read_manifest(out_dir)
+    problems = manifest_lib.file_problems(manifest, out_dir)
+    if problems:
+        raise ValueError(f"{out_dir}: " + "; ".join(problems) + ". Re-export it.")
+    if not threads or any(t < 1 for t in threads):
+        raise ValueError(f"--threads must list thread counts >= 1, got {list(threads)}.")
+    if runs < 1 or warmup_runs < 0:
+        raise ValueError(f"--runs must be >= 1 and --warmup_runs >= 0, got {runs} and {warmup_runs}.")
+    total = len(manifest["models"]) * len(threads)
+    done = 0
+    for entry in manifest["models"]:
+        path = os.path.join(out_dir, entry["path"])
+        entry["latency_ms"] = {}
+        for t in threads:
+            entry["latency_ms"][str(t)] = benchmark(path, t, runs, warmup_runs)
+            done += 1
+            if verbose:
+                print(f"\r[{done}/{total}] {entry['id']} threads={t}", end="", flush=True, file=sys.stderr)
+    if verbose:
+        print(file=sys.stderr)
+    write_json_atomic(os.path.join(out_dir, manifest_lib.MANIFEST_NAME), manifest)
+    if verbose:
+        print_table(manifest, threads)
+    return manifest
+
+
+def print_table(manifest, threads):
+    print(f"{'model':>22} {'MACs (M)':>9} {'thr':>4} {'init':>8} {'first':>8} {'mean':>8} "
+          f"{'std':>7} {'p50':>8} {'p90':>8}  (ms)")
+    for entry in manifest["models"]:
+        for t in threads:
+            r = entry["latency_ms"][str(t)]
+            print(f"{entry['id']:>22} {entry['macs'] / 1e6:>9.2f} {t:>4} {r['init']:>8.3f} {r['first']:>8.3f} "
+                  f"{r['mean']:>8.3f} {r['std']:>7.3f} {r['p50']:>8.3f} {r['p90']:>8.3f}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tflite_export.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out_dir", help="an export directory (holding manifest.json)")
+    parser.add_argument("--threads", default="1", help="comma-separated thread counts, e.g. 1,2")
+    parser.add_argument("--runs", type=int, default=100, help="steady-state runs per model")
+    parser.add_argument("--warmup_runs", type=int, default=10)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        try:
+            threads = [int(t) for t in args.threads.split(",") if t]
+        except ValueError:
+            raise ValueError(f"--threads={args.threads!r}: give thread counts like 1,2.") from None
+        bench_export(args.out_dir, threads, args.runs, args.warmup_runs, verbose=0 if args.quiet else 1)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

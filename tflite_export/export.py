@@ -1,0 +1,343 @@
+"""Export a trained slimmable model: per-width .tflite files, manifest.json and a BN bundle.
+
+    python -m tflite_export.export --model=MODEL_DIR/final.keras --widths=0.25,0.5,0.75,1.0 \\
+        --quantize=fp32,fp16,int8 --representative_data=fashion_mnist --out=OUT_DIR
+
+For each width and precision the model is materialized as a static Keras model
+(sliced kernels, that width's BN), converted (BN folded by the converter; the
+op list is checked), and written as `OUT_DIR/w{width}_{precision}.tflite`.
+Each file's top-1 is measured on the test split through the LiteRT
+interpreter itself and its host latency with `tflite_export.runtime.benchmark`.
+Everything is written into a temporary directory beside OUT_DIR that replaces
+OUT_DIR only once complete.
+"""
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+class ExportError(ValueError):
+    """Bad export input; the message names the bad value and what is allowed."""
+
+
+def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=None, data_dir=None,
+                 labels=None, preprocessing=None, model_name=None, representative=None,
+                 test_data=None, calibrate_images=0, representative_images=500, eval_images=None,
+                 bench_threads=(1,), bench_runs=50, verbose=1):
+    """Exports `model` at each width and precision into `out_dir`; returns the manifest.
+
+    Args:
+        model: a trained `slimkeras.SlimmableModel`.
+        out_dir: the export directory (created, or replaced if it holds an
+            earlier export; any other non-empty directory is refused).
+        widths: widths to export (default: the switches, or the calibrated
+            widths of a range-trained model). An item may be a
+            `(width, {stage: ratio})` pair: a searched nonuniform model.
+        precisions: any of "fp32", "fp16", "int8".
+        dataset, data_dir: where representative images (training split) and
+            test images come from ("fashion_mnist" or a prepared tfds name).
+        labels, preprocessing: for the manifest (default: the dataset's).
+        model_name: the manifest's model name (default: the model's name).
+        representative: float32 training images instead of `dataset`'s
+            (int8 activation ranges; BN calibration).
+        test_data: `(images, labels)` instead of `dataset`'s test split.
+        calibrate_images: if > 0, widths without calibrated BN statistics are
+            calibrated on that many training images (otherwise an error).
+        representative_images: training images for int8 conversion.
+        eval_images: test images for top-1 (None: all; 0: no evaluation).
+        bench_threads: thread counts of the latency benchmark (empty: none).
+        bench_runs: steady-state runs per benchmark.
+        verbose: 1 shows a progress bar.
+
+    Raises:
+        ExportError: bad widths, precisions, data or output directory.
+    """
+    import keras
+    import numpy as np
+
+    import slimkeras
+    from tflite_export import bn_bundle, manifest as manifest_lib
+    from tflite_export.convert import check_bn_folded, check_precisions, convert
+    from tflite_export.runtime import TFLiteModel, benchmark, tensor_spec
+
+    if not isinstance(model, slimkeras.SlimmableModel):
+        raise ExportError(f"export needs a slimkeras SlimmableModel, got {type(model).__name__}.")
+    try:
+        precisions = check_precisions(precisions)
+    except ValueError as e:
+        raise ExportError(f"--quantize: {e}") from None
+    configs = _resolve_configs(model, widths)
+    input_shape = tuple(model.inputs[0].shape[1:])
+
+    need_training_images = "int8" in precisions or calibrate_images
+    if representative is None and need_training_images:
+        if dataset is None:
+            raise ExportError("int8 conversion and BN calibration need training images: "
+                              "pass --representative_data=DATASET (e.g. fashion_mnist).")
+        count = max(representative_images, calibrate_images or 0)
+        representative, _ = _load("train", dataset, input_shape, data_dir, count, seed=0)
+    if test_data is None and eval_images != 0 and dataset is not None:
+        test_data = _load("test", dataset, input_shape, data_dir, eval_images)
+    if labels is None or preprocessing is None:
+        if dataset is None:
+            raise ExportError("The manifest needs the class labels and preprocessing: pass "
+                              "--representative_data=DATASET, or labels= and preprocessing=.")
+        from tflite_export.data import metadata
+
+        default_labels, default_preprocessing = metadata(dataset, input_shape, data_dir)
+        labels = labels or default_labels
+        preprocessing = preprocessing or default_preprocessing
+    _calibrate_missing(model, configs, representative, calibrate_images, verbose)
+
+    staging = _staging_directory(out_dir)
+    try:
+        entries = []
+        progress = keras.utils.Progbar(len(configs) * len(precisions), verbose=verbose, unit_name="model")
+        for width, ratios in configs:
+            stage_ratios = {i + 1: r for i, r in enumerate(ratios) if r != 1.0} or None
+            plain = slimkeras.materialize(model, width, stage_ratios)
+            counts = slimkeras.profile(model, width, stage_ratios)
+            for precision in precisions:
+                content = convert(plain, precision, representative[:representative_images]
+                                  if precision == "int8" else None)
+                check_bn_folded(content, plain)
+                entry_id = manifest_lib.model_id(width, stage_ratios, precision)
+                path = os.path.join(staging, f"{entry_id}.tflite")
+                with open(path, "wb") as f:
+                    f.write(content)
+                loaded = TFLiteModel(path)
+                top1 = None
+                if test_data is not None:
+                    top1 = round(loaded.top1(*test_data), 6)
+                entries.append({
+                    "id": entry_id, "width": float(width),
+                    "stage_ratios": {str(k): float(v) for k, v in stage_ratios.items()} if stage_ratios else None,
+                    "precision": precision, "path": os.path.basename(path),
+                    "sha256": manifest_lib.sha256_of(path), "bytes": os.path.getsize(path),
+                    "input": tensor_spec(loaded.input_details), "output": tensor_spec(loaded.output_details),
+                    "macs": int(counts["macs"]), "params": int(counts["params"]), "top1": top1,
+                    "latency_ms": {str(t): benchmark(path, t, bench_runs) for t in bench_threads},
+                })
+                progress.add(1, [("top1", top1 or 0.0)] if top1 is not None else None)
+        bundle_configs = _unique(model.width_state.calibrated_configs() + configs)
+        bn_bundle.write_bundle(model, staging, bundle_configs, model_name)
+        manifest = manifest_lib.make_manifest(
+            model_name or model.name, manifest_lib.training_mode(model), model.width_spec,
+            labels, preprocessing, entries, precisions)
+        from training.callbacks import write_json_atomic
+
+        write_json_atomic(os.path.join(staging, manifest_lib.MANIFEST_NAME), manifest)
+        _replace_directory(staging, out_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if verbose:
+        print_summary(manifest, out_dir)
+    return manifest
+
+
+def print_summary(manifest, out_dir):
+    print(f"\nExported {len(manifest['models'])} models to {out_dir}")
+    print(f"{'id':>22} {'MACs (M)':>9} {'KB':>8} {'top-1 %':>8} {'p90 ms (1 thr)':>15}")
+    for m in manifest["models"]:
+        top1 = f"{100 * m['top1']:.2f}" if m["top1"] is not None else "-"
+        p90 = m["latency_ms"].get("1", {}).get("p90")
+        print(f"{m['id']:>22} {m['macs'] / 1e6:>9.2f} {m['bytes'] / 1024:>8.1f} {top1:>8} "
+              f"{'-' if p90 is None else f'{p90:.3f}':>15}")
+
+
+def _resolve_configs(model, widths):
+    """[(width, ratios list)] validated against the model's spec."""
+    if widths is None:
+        if model.width_spec.is_range:
+            widths = [w for w, ratios in model.width_state.calibrated_configs() if all(r == 1.0 for r in ratios)]
+            if not widths:
+                raise ExportError(
+                    f"Model '{model.name}' was trained on the width range {model.width_spec.describe()} "
+                    "and has no calibrated width: pass --widths=... (and --calibrate_images=N).")
+        else:
+            widths = list(model.width_spec.switches)
+    if not widths:
+        raise ExportError("--widths is empty; give at least one width.")
+    configs = []
+    for item in widths:
+        width, stage_ratios = item if isinstance(item, (tuple, list)) else (item, None)
+        try:
+            configs.append(model.config_of(width, stage_ratios))
+        except ValueError as e:
+            raise ExportError(f"--widths: {e}") from None
+    return _unique(configs)
+
+
+def _unique(configs):
+    seen, unique = set(), []
+    for width, ratios in configs:
+        key = (round(float(width), 9), tuple(round(float(r), 9) for r in ratios))
+        if key not in seen:
+            seen.add(key)
+            unique.append((float(width), [float(r) for r in ratios]))
+    return unique
+
+
+def _load(split, dataset, input_shape, data_dir, limit, seed=None):
+    from tflite_export.data import load_images
+    from training.data import DataError
+
+    try:
+        return load_images(dataset, split, input_shape, data_dir, limit, seed)
+    except DataError as e:
+        raise ExportError(str(e)) from None
+
+
+def _calibrate_missing(model, configs, representative, calibrate_images, verbose):
+    """Universal BN needs statistics per width: calibrate the missing ones or say how to."""
+    import slimkeras
+    from slimkeras.model import _describe_config
+
+    if not model.uses_universal_bn:
+        return
+    missing = [c for c in configs if model.width_state.find_slot(*c) is None]
+    if not missing:
+        return
+    names = ", ".join(_describe_config(c) for c in missing)
+    if not calibrate_images:
+        calibrated = ", ".join(_describe_config(c) for c in model.width_state.calibrated_configs()) or "none"
+        raise ExportError(
+            f"Width {names} has no calibrated BN statistics in model '{model.name}' (calibrated: "
+            f"{calibrated}). Pass --calibrate_images=N (e.g. 1024) to calibrate it on N training "
+            "images of --representative_data before exporting.")
+    if verbose:
+        print(f"Calibrating BN for {names} on {calibrate_images} training images.")
+    try:
+        slimkeras.calibrate_bn(model, representative[:calibrate_images], widths=[
+                                   (w, {i + 1: r for i, r in enumerate(ratios)}) for w, ratios in missing],
+                               num_images=calibrate_images, verbose=verbose)
+    except ValueError as e:
+        raise ExportError(f"--calibrate_images: {e}") from None
+
+
+def _staging_directory(out_dir):
+    """A fresh temporary directory beside `out_dir` (checks that `out_dir` may be written)."""
+    out_dir = os.path.abspath(out_dir)
+    if os.path.exists(out_dir):
+        if not os.path.isdir(out_dir):
+            raise ExportError(f"--out={out_dir} exists and is not a directory.")
+        from tflite_export.manifest import MANIFEST_NAME
+
+        if os.listdir(out_dir) and not os.path.exists(os.path.join(out_dir, MANIFEST_NAME)):
+            raise ExportError(f"--out={out_dir} is a non-empty directory that holds no export "
+                              "(no manifest.json); choose a new or empty directory.")
+    parent = os.path.dirname(out_dir)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        return tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+    except OSError as e:
+        raise ExportError(f"--out={out_dir} cannot be written: {e.strerror} ({e.filename}).") from None
+
+
+def _replace_directory(staging, out_dir):
+    out_dir = os.path.abspath(out_dir)
+    old = None
+    if os.path.exists(out_dir):
+        old = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.old-", dir=os.path.dirname(out_dir))
+        os.rmdir(old)
+        os.replace(out_dir, old)
+    os.replace(staging, out_dir)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_model(path):
+    """A SlimmableModel from a .keras file, with clear errors for missing or corrupt files."""
+    if not os.path.isfile(path):
+        raise ExportError(f"--model={path}: no such file (give the final.keras a training run wrote).")
+    import keras
+
+    import slimkeras
+
+    try:
+        model = keras.saving.load_model(path)
+    except Exception as e:  # zip, JSON and deserialization errors all mean "not a usable .keras"
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else ""
+        raise ExportError(f"--model={path} is not a readable .keras model ({type(e).__name__}: {detail}).") from None
+    if not isinstance(model, slimkeras.SlimmableModel):
+        raise ExportError(f"--model={path} holds a {type(model).__name__}, not a slimkeras SlimmableModel.")
+    return model
+
+
+def parse_widths(text):
+    if not text:
+        return None
+    widths = []
+    for part in text.split(","):
+        try:
+            widths.append(float(part))
+        except ValueError:
+            raise ExportError(f"--widths: {part.strip()!r} is not a number; give e.g. --widths=0.25,0.5,1.0.") from None
+    return widths
+
+
+def _parse_threads(text):
+    try:
+        threads = [int(t) for t in text.split(",") if t]
+    except ValueError:
+        raise ExportError(f"--threads={text!r}: give thread counts like 1,2.") from None
+    if any(t < 1 for t in threads):
+        raise ExportError(f"--threads={text!r}: thread counts must be >= 1.")
+    return threads
+
+
+def _run_info(model_path):
+    """results.json of the training run beside the model, if any."""
+    import json
+
+    path = os.path.join(os.path.dirname(os.path.abspath(model_path)), "results.json")
+    if os.path.isfile(path):
+        with open(path) as f:
+            return json.load(f)
+    return {}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m tflite_export.export", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="the trained .keras file (MODEL_DIR/final.keras)")
+    parser.add_argument("--out", required=True, help="the export directory to write")
+    parser.add_argument("--widths", default="", help="comma-separated widths (default: switches / calibrated widths)")
+    parser.add_argument("--quantize", default="fp32", help="comma-separated precisions: fp32, fp16, int8")
+    parser.add_argument("--representative_data", default=None,
+                        help="dataset of the representative/test images (default: the training run's)")
+    parser.add_argument("--data_dir", default=None, help="where the dataset lies")
+    parser.add_argument("--calibrate_images", type=int, default=0,
+                        help="calibrate BN of uncalibrated widths on N training images")
+    parser.add_argument("--representative_images", type=int, default=500, help="images for int8 ranges")
+    parser.add_argument("--eval_images", type=int, default=None, help="test images for top-1 (0: skip)")
+    parser.add_argument("--threads", default="1", help="benchmark thread counts (comma-separated)")
+    parser.add_argument("--bench_runs", type=int, default=50, help="steady-state benchmark runs (0: skip)")
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        info = _run_info(args.model)
+        model = load_model(args.model)
+        export_model(
+            model, args.out, parse_widths(args.widths), args.quantize,
+            dataset=args.representative_data or info.get("dataset"), data_dir=args.data_dir,
+            labels=info.get("labels"), preprocessing=info.get("preprocessing"),
+            calibrate_images=args.calibrate_images, representative_images=args.representative_images,
+            eval_images=args.eval_images,
+            bench_threads=_parse_threads(args.threads) if args.bench_runs > 0 else (),
+            bench_runs=max(args.bench_runs, 1), verbose=0 if args.quiet else 1,
+        )
+    except ValueError as e:  # ExportError, DataError and the library's validation errors
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
