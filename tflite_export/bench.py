@@ -11,6 +11,8 @@ import argparse
 import os
 import sys
 
+from tflite_export import cli
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -65,16 +67,15 @@ def main(argv=None):
     parser.add_argument("--warmup_runs", type=int, default=10)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    try:
+
+    def action():
         try:
             threads = [int(t) for t in args.threads.split(",") if t]
         except ValueError:
             raise ValueError(f"--threads={args.threads!r}: give thread counts like 1,2.") from None
         bench_export(args.out_dir, threads, args.runs, args.warmup_runs, verbose=0 if args.quiet else 1)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return cli.run(action)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import shutil
 import sys
 import tempfile
 
+from tflite_export import cli
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -321,11 +323,11 @@ def main(argv=None):
     parser.add_argument("--bench_runs", type=int, default=50, help="steady-state benchmark runs (0: skip)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    try:
+
+    def action():
         info = _run_info(args.model)
-        model = load_model(args.model)
         export_model(
-            model, args.out, parse_widths(args.widths), args.quantize,
+            load_model(args.model), args.out, parse_widths(args.widths), args.quantize,
             dataset=args.representative_data or info.get("dataset"), data_dir=args.data_dir,
             labels=info.get("labels"), preprocessing=info.get("preprocessing"),
             calibrate_images=args.calibrate_images, representative_images=args.representative_images,
@@ -333,10 +335,8 @@ def main(argv=None):
             bench_threads=_parse_threads(args.threads) if args.bench_runs > 0 else (),
             bench_runs=max(args.bench_runs, 1), verbose=0 if args.quiet else 1,
         )
-    except ValueError as e:  # ExportError, DataError and the library's validation errors
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+
+    return cli.run(action)
 
 
 if __name__ == "__main__":

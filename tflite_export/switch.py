@@ -25,6 +25,8 @@ import os
 import sys
 import time
 
+from tflite_export import cli
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
@@ -192,14 +194,10 @@ def main(argv=None):
     parser.add_argument("--record", default=None, help="write the run as a trace JSON file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    try:
-        run_switching(args.out_dir, args.budget_ms, args.precision, args.threads, args.steps,
-                      args.startup_runs, args.load_processes, args.load_at, args.load_until,
-                      args.mode, args.record, verbose=0 if args.quiet else 1)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    return cli.run(lambda: run_switching(
+        args.out_dir, args.budget_ms, args.precision, args.threads, args.steps, args.startup_runs,
+        args.load_processes, args.load_at, args.load_until, args.mode, args.record,
+        verbose=0 if args.quiet else 1))
 
 
 if __name__ == "__main__":
