@@ -99,7 +99,8 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
     staging = _staging_directory(out_dir)
     try:
         entries = []
-        progress = keras.utils.Progbar(len(configs) * len(precisions), verbose=verbose, unit_name="model")
+        progress = keras.utils.Progbar(len(configs) * len(precisions), verbose=verbose, unit_name="model",
+                                       stateful_metrics=["top1"])
         for width, ratios in configs:
             stage_ratios = {i + 1: r for i, r in enumerate(ratios) if r != 1.0} or None
             plain = slimkeras.materialize(model, width, stage_ratios)
