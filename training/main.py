@@ -10,6 +10,7 @@ FLOPs-accuracy plot and final.keras into model_dir.
 import json
 import os
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -78,7 +79,6 @@ def run(cfg):
     steps = cfg["steps_per_epoch"] or datasets.train_size // cfg["batch_size"]
     if steps < 1:
         raise ConfigError(f"--batch_size={cfg['batch_size']} exceeds the {datasets.train_size} training images.")
-    os.makedirs(cfg["model_dir"], exist_ok=True)
     with strategy.scope():
         net = build_net(cfg, datasets.input_shape, datasets.num_classes)
         trainer = build_trainer(cfg, net, steps)
@@ -92,6 +92,8 @@ def run(cfg):
             lambda ctx: data_lib.per_replica(datasets.train, ctx, global_batch)
         )
     is_chief = _is_chief(strategy)
+    if is_chief:
+        os.makedirs(cfg["model_dir"], exist_ok=True)
     nan_guard = NanGuard()
     checkpoint = AtomicCheckpoint(os.path.join(cfg["model_dir"], "checkpoint"), nan_guard, is_chief)
     initial_epoch = checkpoint.restore(trainer)
@@ -115,10 +117,22 @@ def run(cfg):
         print(f"error: {name} became NaN at epoch {epoch}, step {batch}; training stopped and {kept}. "
               "Lower --lr or add --warmup_epochs.", file=sys.stderr)
         return 3
-    if not is_chief:
-        return 0
-    finish_run(cfg, net, datasets, train_time)
+    if is_chief:
+        finish_run(cfg, net, datasets, train_time)
+    else:  # every worker runs the end of the run with the chief; only the chief's files stay
+        with tempfile.TemporaryDirectory() as scratch:
+            finish_run({**cfg, "model_dir": scratch}, net, datasets, train_time)
+    if cfg["strategy"] == "multi_worker":
+        _barrier(strategy)
     return 0
+
+
+def _barrier(strategy):
+    """Returns once every worker got here (an all-reduce), so that none exits while another
+    still runs: the coordination service takes a worker that is gone for a failed one."""
+    import tensorflow as tf
+
+    tf.function(lambda: strategy.reduce("SUM", strategy.run(lambda: tf.constant(1.0)), axis=None))()
 
 
 def _is_chief(strategy):

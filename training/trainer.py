@@ -56,6 +56,14 @@ class SlimmableTrainer(keras.Model):
     def metrics(self):
         return self.loss_trackers + self.acc_trackers
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Skips Keras' pre-fit build when everything is built already (training.main builds
+        the trainer and its optimizer first): under MultiWorkerMirroredStrategy Keras' version
+        pulls a batch and reduces it across workers eagerly, which fails (keras-team/keras#20585)."""
+        if self.built and self.optimizer.built:
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
     def train_step(self, data):
         images, labels = data[0], data[1]
         variables = self.trainable_variables
@@ -82,11 +90,20 @@ class SlimmableTrainer(keras.Model):
                 for g, v in zip(total, variables)
             ]
         self.optimizer.apply(total, variables)
-        return {m.name: m.result() for m in self.metrics}
+        return self._logs()
 
     def test_step(self, data):
         images, labels = data[0], data[1]
         logits = self.net(images, training=False)
         self.loss_trackers[0].update_state(rules.label_loss(labels, logits))
         self.acc_trackers[0].update_state(labels, logits)
-        return {m.name: m.result() for m in self.metrics}
+        return self._logs()
+
+    def _logs(self):
+        """The metrics' results. Across workers (MultiWorkerMirroredStrategy) Keras averages
+        each log over the workers and over its axis 0 (keras-team/keras#20585), so there a
+        scalar gets that axis."""
+        strategy = tf.distribute.get_strategy()
+        across_workers = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                          and strategy.extended._in_multi_worker_mode())
+        return {m.name: tf.reshape(m.result(), [1]) if across_workers else m.result() for m in self.metrics}
