@@ -1,0 +1,1 @@
+"""Benchmarks of slimkeras against plain Keras and keras.applications (`python -m benchmarks.run`)."""
