@@ -147,7 +147,13 @@ def _assign_slots(model, configs, clear):
 
 
 def _statistics_function(model):
-    """A tf.function returning (BN layers, their batch (mean, var, count)) for a batch."""
+    """A tf.function returning (BN layers, their batch (mean, var, count)) for a batch.
+
+    Made once per model and kept on it: tracing took most of a one-width calibration.
+    """
+    cached = getattr(model, "_calibration_statistics_fn", None)
+    if cached is not None:
+        return cached
     state = model.width_state
     layers = []
     input_spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
@@ -163,6 +169,7 @@ def _statistics_function(model):
         outputs = stats(images)
         return layers, outputs
 
+    model._calibration_statistics_fn = run
     return run
 
 
