@@ -1023,6 +1023,11 @@ def write_report(path, plot_dir, results, analysis, grid, meta, plots):
     add("Raw numbers: each job's `eval.json` and `results.json` under the output folder "
         f"(`{meta['out']}`), and `analysis.json` there.")
     add("")
+    # Results of other commands kept beside the report (e.g. docs/slim_search.md) are included.
+    extra = os.path.join(os.path.dirname(os.path.abspath(path)), "slim_search.md")
+    if os.path.exists(extra):
+        with open(extra) as f:
+            add(f.read())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = path + ".tmp"
     with open(tmp, "w") as f:
