@@ -30,7 +30,6 @@ created or changed.
 """
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -316,14 +315,6 @@ def write_text_atomic(path, text):
     os.replace(tmp, path)
 
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------------------------------------
 # Evaluations of configurations (model, data, LiteRT), all through the cache.
 # ---------------------------------------------------------------------------------------------
@@ -584,7 +575,9 @@ def run_search(args):
     cache_path = prepare_out(out)
     if not os.path.isfile(args.model):
         raise SearchError(f"--model={args.model}: no such file (give the final.keras a training run wrote).")
-    model_sha = file_sha256(args.model)
+    from tflite_export.manifest import sha256_of
+
+    model_sha = sha256_of(args.model)
     cache = Cache.load(cache_path, model_sha) if os.path.exists(cache_path) else Cache(model_sha)
 
     from tflite_export.export import ExportError, load_model
