@@ -38,16 +38,15 @@ SWITCHES4 = [0.25, 0.5, 0.75, 1.0]
 SWITCHES8 = [0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 1.0]
 RANGE = (0.25, 1.0)
 STAGE_RATIO = 0.6
-DEFAULT_EPOCHS = 6
+DEFAULT_EPOCHS = 3
 DEFAULT_SEEDS = "0,1"
 # How the default epochs were chosen (measured on this project's 2-core machine; see docs/results.md).
 BUDGET_NOTE = (
-    "a 3-epoch run of this command on this machine (2026-11-21, shared, load 5.6) measured 41.1 CPU-min "
-    "of training for the 16 jobs (≈ 33 CPU-s per job of start-up, tracing and end-of-run evaluation, "
-    "≈ 645 CPU-s per epoch for all jobs together: 234 steps of batch 256 each) and 5.2 CPU-min of "
-    "evaluation here. Alone, a job's wall time is 0.7–1.0× its CPU time (TensorFlow keeps 1–1.4 of the "
-    "2 cores busy), so E epochs cost ≈ 9 + 10.75 E + 5 CPU-min: the default 6 epochs ≈ 78 CPU-min, "
-    "55–80 min alone, inside the 90-minute budget (7 epochs, ≈ 89 CPU-min, would not be safely inside)."
+    "the default 3 epochs measured 54.6 min wall on this machine (2026-11-21, shared with other jobs, load "
+    "5.6): 41.1 CPU-min of training for the 16 jobs (≈ 33 CPU-s per job of start-up, tracing and end-of-run "
+    "evaluation, ≈ 645 CPU-s per epoch for all jobs together) and 5.2 CPU-min of evaluation. Alone, wall "
+    "time is 0.7–1.0× CPU time, so E epochs cost ≈ 9 + 10.75 E + 5 CPU-min: --epochs=6 (≈ 78 CPU-min, "
+    "55–80 min alone, not yet measured) is the most that should fit the 90-minute budget."
 )
 CALIBRATION_IMAGES = 2048
 REPRESENTATIVE_IMAGES = 300
