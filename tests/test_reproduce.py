@@ -263,3 +263,14 @@ def test_quick_reproduction_end_to_end(tmp_path):
     assert again.returncode == 0, again.stderr[-3000:]
     assert again.stdout.count("skipped") == len(jobs) and again.stdout.count("cached") == len(jobs)
     assert len(json.loads((out / "invocations.json").read_text())) == 2
+
+
+def test_invocation_log_marks_a_killed_invocation_interrupted(tmp_path):
+    sampler = rp.LoadSampler()
+    first = rp.InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
+    first.update(last="[9/16] naive_s0: training")  # ... then killed: never reaches "finished"
+    second = rp.InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
+    entries = second.update(status="finished")
+    assert [e["status"] for e in entries] == ["interrupted", "finished"]
+    assert entries[0]["last"] == "[9/16] naive_s0: training"
+    assert json.loads((tmp_path / "invocations.json").read_text()) == entries

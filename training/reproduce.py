@@ -38,15 +38,18 @@ SWITCHES4 = [0.25, 0.5, 0.75, 1.0]
 SWITCHES8 = [0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 1.0]
 RANGE = (0.25, 1.0)
 STAGE_RATIO = 0.6
-DEFAULT_EPOCHS = 3
+DEFAULT_EPOCHS = 6
 DEFAULT_SEEDS = "0,1"
 # How the default epochs were chosen (measured on this project's 2-core machine; see docs/results.md).
 BUDGET_NOTE = (
-    "the default 3 epochs measured 54.6 min wall on this machine (2026-11-21, shared with other jobs, load "
-    "5.6): 41.1 CPU-min of training for the 16 jobs (≈ 33 CPU-s per job of start-up, tracing and end-of-run "
-    "evaluation, ≈ 645 CPU-s per epoch for all jobs together) and 5.2 CPU-min of evaluation. Alone, wall "
-    "time is 0.7–1.0× CPU time, so E epochs cost ≈ 9 + 10.75 E + 5 CPU-min: --epochs=6 (≈ 78 CPU-min, "
-    "55–80 min alone, not yet measured) is the most that should fit the 90-minute budget."
+    "the default 6 epochs measured 74.5 CPU-min of training for the 16 jobs and 4.9 CPU-min of "
+    "evaluation (79.4 CPU-min; 67.9 min wall on this machine, shared with other jobs, load 3–4, in two "
+    "invocations: the first was killed from outside and about 6 min of one job's work were redone). "
+    "Alone, a job's wall time is 0.7–1.0× its CPU time (TensorFlow keeps 1–1.4 of the 2 cores busy), so "
+    "the default takes ≈ 55–80 min alone, inside the 90-minute budget. A 3-epoch run (`--epochs=3`) "
+    "measured 41.1 + 5.2 CPU-min and 54.6 min wall under load 5.6: ≈ 33 CPU-s per job of start-up, "
+    "tracing and end-of-run evaluation, ≈ 645 CPU-s per epoch for all 16 jobs together, so E epochs cost "
+    "≈ 9 + 10.75 E + 5 CPU-min; 7 epochs (≈ 89 CPU-min) would not fit 90 minutes safely."
 )
 CALIBRATION_IMAGES = 2048
 REPRESENTATIVE_IMAGES = 300
@@ -823,8 +826,10 @@ def write_report(path, plot_dir, results, analysis, grid, meta, plots):
         f"{meta['machine']['python']}, {meta['versions']}.")
     shared = any(i["load"]["mean"] > 2.5 for i in inv if i["wall_seconds"] > 60)
     add(f"- Invocations of the command (a resumed run skips finished jobs and cached evaluations): " + "; ".join(
-        f"{i['started']}, {i['wall_seconds']/60:.1f} min wall, 1-min load average {i['load']['mean']} on average "
-        f"(max {i['load']['max']})" for i in inv) + ". This job alone makes a load of about 1–1.5. " + (
+        f"{i['started']}, {i['wall_seconds']/60:.1f} min wall"
+        + ("" if i.get("status", "finished") == "finished" else
+           f" (**interrupted** from outside, after: {i.get('last', '?')}" + (f"; {i['note']}" if i.get("note") else "") + ")")
+        + f", 1-min load average {i['load']['mean']} on average (max {i['load']['max']})" for i in inv) + ". This job alone makes a load of about 1–1.5. " + (
         "**The machine was shared with other work** (several other training and test processes), so "
         "wall times are longer than alone; CPU times are the better measure." if shared else
         "The machine was mostly ours."))
@@ -1045,18 +1050,36 @@ def _jsonable(obj):
 
 
 # -- main -----------------------------------------------------------------------------------------
-def _log_invocation(out, started, command, t0, load, walls, results, t_train):
-    """Appends this invocation to OUT/invocations.json (a resumed run has several); returns the list."""
-    path = os.path.join(out, "invocations.json")
-    entries = []
-    if os.path.exists(path):
-        with open(path) as f:
-            entries = json.load(f)
-    entries.append({"started": started.strftime("%Y-%m-%d %H:%M:%S %Z"), "command": command,
-                    "wall_seconds": round(time.time() - t0, 1), "train_wall_seconds": round(t_train, 1),
-                    "load": load, "jobs": len(walls)})
-    _write_json(path, entries)
-    return entries
+class InvocationLog:
+    """This invocation's entry in OUT/invocations.json (a resumed run has several), rewritten as it
+    goes: an invocation killed from outside stays recorded, with its wall time up to its last
+    progress line, and is marked "interrupted" by the next one."""
+
+    def __init__(self, out, command, sampler):
+        self.path = os.path.join(out, "invocations.json")
+        self.sampler = sampler
+        self.t0 = time.time()
+        self.entries = []
+        if os.path.exists(self.path):
+            with open(self.path) as f:
+                self.entries = json.load(f)
+        for e in self.entries:
+            if e.get("status") == "running":
+                e["status"] = "interrupted"
+        self.entry = {"started": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"),
+                      "command": command, "status": "running", "wall_seconds": 0.0, "last": ""}
+        self.entries.append(self.entry)
+        self.update()
+
+    def update(self, last=None, status=None):
+        self.entry["wall_seconds"] = round(time.time() - self.t0, 1)
+        self.entry["load"] = self.sampler.summary()
+        if last is not None:
+            self.entry["last"] = last
+        if status is not None:
+            self.entry["status"] = status
+        _write_json(self.path, self.entries)
+        return self.entries
 
 
 def parse_args(argv=None):
@@ -1094,17 +1117,24 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    started = datetime.datetime.now().astimezone()
     t0 = time.time()
     sampler = LoadSampler().start()
     out = os.path.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     jobs = select_jobs(plan_jobs(args.seeds), args.jobs)
-    log = lambda msg: print(msg, flush=True)  # noqa: E731
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = "python -m training.reproduce" + "".join(f" {a}" for a in argv)
+    invocation = InvocationLog(out, command, sampler)
+
+    def log(msg):
+        print(msg, flush=True)
+        invocation.update(last=msg.strip())
+
     log(f"Reproduction: {len(jobs)} jobs, {args.epochs} epoch(s), seeds {args.seeds}, into {out}")
     walls = run_jobs(jobs, out, args.epochs, args.quick, log)
-    t_train = time.time() - t0
     if args.train_only:
+        sampler.stop()
+        invocation.update(status="finished")
         return 0
     import tensorflow as tf
 
@@ -1117,9 +1147,8 @@ def main(argv=None):
     analysis = analyse(results, grid)
     plot_dir = os.path.join(os.path.dirname(os.path.abspath(args.report)), "results")
     plots = write_plots(results, grid, plot_dir)
-    argv = sys.argv[1:] if argv is None else list(argv)
-    command = "python -m training.reproduce" + "".join(f" {a}" for a in argv)
-    invocations = _log_invocation(out, started, command, t0, sampler.stop(), walls, results, t_train)
+    sampler.stop()
+    invocations = invocation.update(status="finished")
     meta = {
         "command": command, "quick": args.quick, "epochs": args.epochs, "seeds": args.seeds,
         "jobs": len(jobs), "walls": walls, "invocations": invocations,
