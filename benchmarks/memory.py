@@ -26,7 +26,6 @@ CASES = {
     "us": "US-Net train step (sandwich n=4, in-place distillation, range 0.25-1.0)",
     "s": "S-Net train step (4 switches)",
     "plain": "plain model of width 1.0 (materialized), one train step",
-    "us_sequenced": "diagnosis: the US-Net step with width i's forward ordered after width i-1's gradients",
 }
 
 
@@ -34,7 +33,7 @@ def config(quick):
     """[(arch, input shape, batch, cases)]."""
     if quick:
         return [("mobilenet_v1", (28, 28, 1), 256, ("us", "s", "plain"))]
-    return [("mobilenet_v1", (28, 28, 1), 256, ("us", "s", "plain", "us_sequenced")),
+    return [("mobilenet_v1", (28, 28, 1), 256, ("us", "s", "plain")),
             ("mobilenet_v1", (224, 224, 3), 16, ("us", "plain"))]
 
 
@@ -78,10 +77,6 @@ def child(case, arch, shape, batch):
     elif case == "us":
         net = slimkeras.models.build(arch, width_mult_range=(0.25, 1.0), input_shape=shape, num_classes=classes)
         _, step = train_step.make_trainer(net, "universal", x, num_sample=4, inplace_distill=True)
-    elif case == "us_sequenced":
-        net = slimkeras.models.build(arch, width_mult_range=(0.25, 1.0), input_shape=shape, num_classes=classes)
-        _, step = train_step.make_trainer(net, "universal", x, num_sample=4, inplace_distill=True,
-                                          trainer_class=train_step.sequenced_trainer_class())
     elif case == "s":
         net = slimkeras.models.build(arch, width_mult_list=[0.25, 0.5, 0.75, 1.0], input_shape=shape,
                                      num_classes=classes)
@@ -144,7 +139,7 @@ def run(quick=False):
         plain = results["plain"]
         for case in [c for c in cases if c != "plain"]:
             r = results[case]
-            label = {"us": "US-Net", "s": "S-Net", "us_sequenced": "diagnosis: sequenced US-Net"}[case]
+            label = {"us": "US-Net", "s": "S-Net"}[case]
             section.figure(f"{label} step peak/plain step peak", name,
                            r["step_peak_kib"] / max(plain["step_peak_kib"], 1), None,
                            step_peak_mib=round(r["step_peak_kib"] / 1024, 1),

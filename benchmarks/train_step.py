@@ -35,54 +35,18 @@ def _sgd():
     return keras.optimizers.SGD(0.01, momentum=0.9, nesterov=True)
 
 
-def make_trainer(net, mode, x, trainer_class=None, **kwargs):
+def make_trainer(net, mode, x, **kwargs):
     """A compiled, built SlimmableTrainer and a tf.function of its train_step."""
     import tensorflow as tf
 
     from training.trainer import SlimmableTrainer
 
-    trainer = (trainer_class or SlimmableTrainer)(net, mode, weight_decay=0.0, **kwargs)
+    trainer = SlimmableTrainer(net, mode, weight_decay=0.0, **kwargs)
     trainer.compile(optimizer=_sgd())
     trainer(tf.zeros((1,) + tuple(x.shape[1:])), training=True)
     trainer.optimizer.build(trainer.trainable_variables)
     step = tf.function(lambda images, labels: trainer.train_step((images, labels)), autograph=False)
     return trainer, step
-
-
-def sequenced_trainer_class():
-    """Diagnosis of the US-Net step's peak: SlimmableTrainer.train_step (as of this
-    writing) with one change: width i's forward starts after width i-1's gradients
-    exist, so at most one width's activations are alive. Not used for training."""
-    import tensorflow as tf
-
-    from training import rules
-    from training.trainer import SlimmableTrainer
-
-    class SequencedTrainer(SlimmableTrainer):
-        def train_step(self, data):
-            images, labels = data[0], data[1]
-            variables = self.trainable_variables
-            widths = rules.training_widths(self.mode, self.net.width_spec, self.num_sample,
-                                           self.optimizer.iterations, self.seed)
-            total = [tf.zeros_like(v) for v in variables]
-            teacher = None
-            for i in range(len(self.width_names)):
-                with tf.control_dependencies(total if i else []):  # the only change
-                    images_i = tf.identity(images)
-                with tf.GradientTape() as tape:
-                    self.net.width_state.assign(widths[i])
-                    logits = self.net(images_i, training=True)
-                    loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing)
-                grads = tape.gradient(loss, variables)
-                total = [t if g is None else t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
-                if i == 0 and self.inplace_distill:
-                    teacher = rules.distillation_target(logits)
-                self.loss_trackers[i].update_state(loss)
-                self.acc_trackers[i].update_state(labels, logits)
-            self.optimizer.apply(total, variables)
-            return {m.name: m.result() for m in self.metrics}
-
-    return SequencedTrainer
 
 
 def plain_step(model):
@@ -113,9 +77,8 @@ def plain_models(arch, input_shape, widths, spec_kwargs):
     return [slimkeras.materialize(twin, float(w)) for w in widths]
 
 
-def measure(kind, arch, input_shape, batch, repeats, warmup=1, with_sequenced=False):
-    """Timings of "slim" (one trainer step) and "plain" (the plain steps of its widths, summed);
-    with `with_sequenced`, also "sequenced" (the diagnosis trainer, same widths)."""
+def measure(kind, arch, input_shape, batch, repeats, warmup=1):
+    """Timings of "slim" (one trainer step) and "plain" (the plain steps of its widths, summed)."""
     import tensorflow as tf
 
     import slimkeras
@@ -125,13 +88,13 @@ def measure(kind, arch, input_shape, batch, repeats, warmup=1, with_sequenced=Fa
     x = tf.constant(rng.standard_normal((batch,) + tuple(input_shape)).astype("float32"))
     y = tf.constant(rng.integers(0, 10, batch).astype("int32"))
 
-    def slim_step(trainer_class=None):
+    def slim_step():
         if kind == "multi-switch":
             net = slimkeras.models.build(arch, width_mult_list=SWITCHES, input_shape=input_shape, num_classes=10)
-            trainer, step = make_trainer(net, "slimmable", x, trainer_class)
+            trainer, step = make_trainer(net, "slimmable", x)
             return trainer, step, lambda: step(x, y)["loss_w1"].numpy()
         net = slimkeras.models.build(arch, width_mult_range=RANGE, input_shape=input_shape, num_classes=10)
-        trainer, step = make_trainer(net, "universal", x, trainer_class, num_sample=4, inplace_distill=True, seed=0)
+        trainer, step = make_trainer(net, "universal", x, num_sample=4, inplace_distill=True, seed=0)
 
         def run():
             trainer.optimizer.iterations.assign(STEP)
@@ -152,10 +115,7 @@ def measure(kind, arch, input_shape, batch, repeats, warmup=1, with_sequenced=Fa
         for s in steps:
             s(x, y).numpy()
 
-    candidates = {"slim": slim, "plain": plain}
-    if with_sequenced:
-        candidates["sequenced"] = slim_step(sequenced_trainer_class())[2]
-    timings = interleaved(candidates, repeats=repeats, warmup=warmup)
+    timings = interleaved({"slim": slim, "plain": plain}, repeats=repeats, warmup=warmup)
     return timings, list(map(float, widths)), step
 
 
@@ -167,9 +127,8 @@ def run(quick=False):
     table = section.table("train step times", ["step", "model", "batch", "widths", "slim ms", "sum of plain ms",
                                                "ratio"])
     for kind in ("multi-switch", "sandwich"):
-        for index, (arch, shape, batch) in enumerate(cfg["cases"]):
-            sequenced = kind == "sandwich" and index == 0
-            timings, widths, step = measure(kind, arch, shape, batch, cfg["repeats"], with_sequenced=sequenced)
+        for arch, shape, batch in cfg["cases"]:
+            timings, widths, step = measure(kind, arch, shape, batch, cfg["repeats"])
             ratio = timings.ratio("slim", "plain")
             case = f"{arch} {shape[0]}x{shape[1]}x{shape[2]} batch {batch}"
             section.compared(f"{kind} step/sum of 4 plain steps", case, timings, "slim", "plain", TARGET,
@@ -177,10 +136,6 @@ def run(quick=False):
                              plain_ms=round(timings["plain"] * 1e3, 2))
             table.add(kind, f"{arch} {shape[0]}x{shape[1]}", batch, ", ".join(f"{w:.3g}" for w in widths),
                       timings["slim"] * 1e3, timings["plain"] * 1e3, ratio)
-            if sequenced:
-                section.compared("diagnosis: sequenced sandwich step/sum of 4 plain steps", case, timings,
-                                 "sequenced", "plain", None,
-                                 sequenced_ms=round(timings["sequenced"] * 1e3, 2))
             section.note(f"{kind} {case}: the trainer's step traced {tracing_count(step)} time(s) over "
                          f"{cfg['repeats'] + 1} steps.")
     section.note("Sandwich: in-place distillation on (the default job's setting); the baseline's plain steps "
