@@ -399,23 +399,29 @@ class Evaluator:
     # -- validation top-1 during the search ---------------------------------------------------------
     def val_top1(self, configs):
         """Validation top-1 of each (width, ratios), calibrating the uncached ones in one pass."""
-        results, missing = {}, []
+        entries = self._evaluate_cached("val", self.val_settings, configs, self.args.calib_images,
+                                        lambda *c: {"val_top1": self._top1(*c, *self.val)})
+        return [entries[self.signature(*c)]["val_top1"] for c in configs]
+
+    def _evaluate_cached(self, kind, settings, configs, calib_images, evaluate):
+        """{signature: cache entry} of `configs`: the cached entries, and for the others
+        `evaluate(width, ratios)` after calibrating them together on `calib_images` images."""
+        entries, missing = {}, []
         for c in configs:
             sig = self.signature(*c)
-            entry = self.cache.get("val", self.val_settings, sig)
-            if entry is None:
+            entry = self.cache.get(kind, settings, sig)
+            if entry is not None:
+                entries[sig] = entry
+            elif c not in missing:
                 missing.append(c)
-            else:
-                results[sig] = entry["val_top1"]
         if missing:
-            self.calibrate(missing, self.args.calib_images)
+            self.calibrate(missing, calib_images)
             for c in missing:
                 sig = self.signature(*c)
-                if sig not in results:
-                    results[sig] = self._top1(*c, *self.val)
-                    self.cache.put("val", self.val_settings, sig,
-                                   {"val_top1": results[sig], "config": describe(*c)})
-        return [results[self.signature(*c)] for c in configs]
+                if sig not in entries:  # configs with the same channel counts share an entry
+                    entries[sig] = {**evaluate(*c), "config": describe(*c)}
+                    self.cache.put(kind, settings, sig, entries[sig])
+        return entries
 
     # -- latency ------------------------------------------------------------------------------------
     def _tflite(self, width, ratios):
@@ -475,25 +481,9 @@ class Evaluator:
     # -- final numbers: more calibration images, validation and test top-1 ------------------------------
     def final(self, configs):
         """{signature: {"val_top1", "test_top1"}} with BN calibrated on --final_calib_images."""
-        out, missing = {}, []
-        for c in configs:
-            sig = self.signature(*c)
-            entry = self.cache.get("final", self.final_settings, sig)
-            if entry is None:
-                if c not in missing:
-                    missing.append(c)
-            else:
-                out[sig] = entry
-        if missing:
-            self.calibrate(missing, self.args.final_calib_images)
-            for c in missing:
-                sig = self.signature(*c)
-                if sig in out:
-                    continue
-                out[sig] = {"val_top1": self._top1(*c, *self.val), "test_top1": self._top1(*c, *self.test),
-                            "config": describe(*c)}
-                self.cache.put("final", self.final_settings, sig, out[sig])
-        return out
+        return self._evaluate_cached(
+            "final", self.final_settings, configs, self.args.final_calib_images,
+            lambda *c: {"val_top1": self._top1(*c, *self.val), "test_top1": self._top1(*c, *self.test)})
 
 
 # ---------------------------------------------------------------------------------------------
