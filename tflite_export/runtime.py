@@ -19,11 +19,10 @@ class TFLiteModel:
     def __init__(self, model, threads=1):
         from ai_edge_litert.interpreter import Interpreter
 
-        self._content = model if isinstance(model, (bytes, bytearray)) else None
-        self._path = None if self._content is not None else str(model)
+        content = model if isinstance(model, (bytes, bytearray)) else None
         self.threads = threads
-        self.interpreter = Interpreter(model_path=self._path, model_content=self._content,
-                                       num_threads=threads)
+        self.interpreter = Interpreter(model_path=None if content is not None else str(model),
+                                       model_content=content, num_threads=threads)
         self.interpreter.allocate_tensors()
         self._batch = None
 

@@ -197,8 +197,8 @@ def preprocess_dataset(ds, batch_size, training, seed, size, image_shape, image_
     if image_shape[0] is None or image_shape[0] >= 64:
         return _finish(ds, batch_size, training, seed, size,
                        lambda x: imagenet_preprocess(x, training, image_size))
-    return _finish(ds, batch_size, training, seed, size,
-                   lambda x: small_preprocess(x, training, 0.5, 0.25))
+    mean, std = tfds_normalization(image_shape)
+    return _finish(ds, batch_size, training, seed, size, lambda x: small_preprocess(x, training, mean, std))
 
 
 def per_replica(global_batches, input_context, global_batch_size):
