@@ -60,32 +60,19 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
     state = model.width_state
     slots = _assign_slots(model, configs, clear)
 
-    stats_fn = _statistics_function(model)
-    sums = [{} for _ in configs]  # per config: layer -> (count, mean, m2) in float64
-    batches = list(_batches(data, num_images, batch_size))
+    statistics_pass = _statistics_pass(model)
+    batches = [tf.constant(b) for b in _batches(data, num_images, batch_size)]
     if not batches:
         raise ValueError("calibrate_bn got no images from `data`.")
-    seen = sum(len(b) for b in batches)
+    seen = sum(int(b.shape[0]) for b in batches)
     progress = keras.utils.Progbar(len(batches) * len(configs), verbose=verbose, unit_name="pass")
     with state.preserved():
-        for images in batches:
-            for i, (w, ratios) in enumerate(configs):
-                state.assign(w, ratios)
-                layers, outputs = stats_fn(images)
-                for layer, (mean, var, count) in zip(layers, outputs):
-                    _merge(sums[i], layer, mean.numpy(), var.numpy(), float(count.numpy()))
+        for (w, ratios), slot in zip(configs, slots):
+            state.assign(w, ratios)
+            for i, images in enumerate(batches):
+                statistics_pass.add(images, reset=i == 0)
                 progress.add(1)
-
-    for layer in model.bn_layers:
-        mean_table = layer.slot_mean.numpy()
-        var_table = layer.slot_variance.numpy()
-        for i, slot in enumerate(slots):
-            count, mean, m2 = sums[i][layer]
-            active = mean.shape[0]
-            mean_table[slot, :active] = mean
-            var_table[slot, :active] = m2 / count
-        layer.slot_mean.assign(mean_table)
-        layer.slot_variance.assign(var_table)
+            statistics_pass.write_slot(slot)
     keys = state.slot_keys.numpy()
     valid = state.slot_valid.numpy()
     for (w, ratios), slot in zip(configs, slots):
@@ -146,31 +133,89 @@ def _assign_slots(model, configs, clear):
     return slots
 
 
-def _statistics_function(model):
-    """A tf.function returning (BN layers, their batch (mean, var, count)) for a batch.
+class _StatisticsPass:
+    """The calibration forward of one model, traced once for every width and call.
 
-    Made once per model and kept on it: tracing took most of a one-width calibration.
+    `add(images)` runs a batch at the model's current width, every BN layer
+    normalizing with its batch statistics, and adds each BN input's pixel count,
+    per-channel sum and sum of squares (float64) to accumulators in variables:
+    nothing leaves the graph per batch. `write_slot(slot)` stores the exact mean
+    and variance over all batches since the last `reset` in a BN slot, also in
+    the graph.
+
+    The accumulators hold the active channels of all BN layers back to back
+    (zero-padded to the full size), so a batch costs a handful of ops whatever
+    the number of layers.
     """
-    cached = getattr(model, "_calibration_statistics_fn", None)
-    if cached is not None:
-        return cached
-    state = model.width_state
-    layers = []
-    input_spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
 
-    @tf.function(input_signature=[input_spec])
-    def stats(images):
-        with state.statistics_pass() as outputs:
-            model(images, training=False)
-        layers[:] = [entry[0] for entry in outputs]
-        return [entry[1:] for entry in outputs]
+    def __init__(self, model):
+        self.model = model
+        self.layers = list(model.bn_layers)
+        self.size = sum(layer.max_channels for layer in self.layers)
+        with tf.init_scope():
+            self.sums = tf.Variable(tf.zeros([self.size], tf.float64), trainable=False)
+            self.squares = tf.Variable(tf.zeros([self.size], tf.float64), trainable=False)
+            self.counts = tf.Variable(tf.zeros([len(self.layers)], tf.float64), trainable=False)
+            self.active = tf.Variable(tf.zeros([len(self.layers)], tf.int32), trainable=False)
+        spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
+        self._add = tf.function(self._accumulate, input_signature=[spec, tf.TensorSpec((), tf.bool)],
+                                autograph=False)
+        self._write_slot = tf.function(self._write, input_signature=[tf.TensorSpec((), tf.int32)],
+                                       autograph=False)
 
-    def run(images):
-        outputs = stats(images)
-        return layers, outputs
+    def add(self, images, reset=False):
+        self._add(images, tf.constant(reset))
 
-    model._calibration_statistics_fn = run
-    return run
+    def _accumulate(self, images, reset):
+        with self.model.width_state.statistics_pass() as outputs:
+            self.model(images, training=False)
+        reported = {id(entry[0]): entry[1:] for entry in outputs}
+        missing = [layer.name for layer in self.layers if id(layer) not in reported]
+        if missing:
+            raise ValueError(f"calibrate_bn: BN layers {missing} are not on the model's forward path.")
+        means, variances, sizes, actives, unbiased = zip(*(reported[id(layer)] for layer in self.layers))
+        actives = tf.stack([tf.cast(a, tf.int32) for a in actives])
+        counts = tf.cast(tf.stack(sizes), tf.float64) / tf.cast(actives, tf.float64)  # pixels per channel
+        per_channel_count = tf.repeat(counts, actives)
+        mean = tf.cast(tf.concat(means, 0), tf.float64)
+        variance = tf.cast(tf.concat(variances, 0), tf.float64)
+        if any(unbiased):
+            # n/(n-1) undone; for n = 1 the kernel's variance is not finite, the biased one is 0
+            biased = tf.where(per_channel_count > 1.0, variance * (per_channel_count - 1.0) / per_channel_count, 0.0)
+            variance = tf.where(tf.repeat(tf.constant(unbiased), actives), biased, variance)
+        square = variance + tf.square(mean)
+        padding = [[0, self.size - tf.shape(mean)[0]]]
+        keep = 1.0 - tf.cast(reset, tf.float64)
+        self.sums.assign(self.sums * keep + tf.pad(per_channel_count * mean, padding))
+        self.squares.assign(self.squares * keep + tf.pad(per_channel_count * square, padding))
+        self.counts.assign(self.counts * keep + counts)
+        self.active.assign(actives)
+
+    def write_slot(self, slot):
+        """Stores the mean and variance accumulated since the last reset in BN slot `slot`."""
+        self._write_slot(tf.constant(slot, tf.int32))
+
+    def _write(self, slot):
+        starts = tf.cumsum(self.active, exclusive=True)
+        for i, layer in enumerate(self.layers):
+            start, active, n = starts[i], self.active[i], self.counts[i]
+            mean = tf.slice(self.sums, [start], [active]) / n
+            variance = tf.maximum(tf.slice(self.squares, [start], [active]) / n - tf.square(mean), 0.0)
+            mask = tf.one_hot(slot, layer.num_slots)[:, tf.newaxis] * tf.sequence_mask(
+                active, layer.max_channels, dtype=tf.float32)[tf.newaxis, :]
+            for table, value in ((layer.slot_mean, mean), (layer.slot_variance, variance)):
+                row = tf.pad(tf.cast(value, table.dtype), [[0, layer.max_channels - active]])
+                table.assign(table * (1.0 - mask) + mask * row[tf.newaxis, :])
+
+
+def _statistics_pass(model):
+    """The model's `_StatisticsPass`, made on first use and kept on the model (a trace
+    took most of a one-width calibration)."""
+    statistics_pass = getattr(model, "_calibration_pass", None)
+    if statistics_pass is None:
+        statistics_pass = _StatisticsPass(model)
+        model._calibration_pass = statistics_pass
+    return statistics_pass
 
 
 def _batches(data, num_images, batch_size):
@@ -199,16 +244,3 @@ def _batches(data, num_images, batch_size):
             break
     if pending and sum(len(p) for p in pending):
         yield np.concatenate(pending)
-
-
-def _merge(sums, layer, mean, var, count):
-    """Chan's parallel update of (count, mean, M2) with one batch's statistics."""
-    mean = mean.astype(np.float64)
-    m2 = var.astype(np.float64) * count
-    if layer not in sums:
-        sums[layer] = (count, mean, m2)
-        return
-    n, old_mean, old_m2 = sums[layer]
-    total = n + count
-    delta = mean - old_mean
-    sums[layer] = (total, old_mean + delta * count / total, old_m2 + m2 + delta**2 * n * count / total)

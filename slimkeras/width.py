@@ -174,6 +174,11 @@ class WidthState:
     Inside one traced graph, values derived from the width (channel counts,
     the active slot) are computed once and shared by all layers; `assign`
     invalidates them, so a graph that runs several widths in a row stays right.
+
+    While a function traces under `specialized(width, ratios)`, the graph is
+    made for that one configuration instead: channel counts are Python ints
+    (so every shape is static and Grappler folds the width arithmetic away)
+    and the variables `width`/`stage_ratios` are not read at all.
     """
 
     def __init__(self, width, stage_ratios, slot_keys, slot_valid, spec, num_stages):
@@ -187,11 +192,28 @@ class WidthState:
         # Set by calibrate_bn while it traces its statistics pass.
         self.calibration_outputs = None
         self._memo = weakref.WeakKeyDictionary()  # graph -> {key: tensor}
+        self._specialized = None  # (width, ratios) while a width-specialised function traces
+
+    @contextlib.contextmanager
+    def specialized(self, width, ratios):
+        """Layers called inside trace a graph for this one (validated) configuration."""
+        saved = self._specialized
+        self._specialized = (float(width), [float(r) for r in ratios])
+        try:
+            yield
+        finally:
+            self._specialized = saved
+
+    @property
+    def is_specialized(self):
+        return self._specialized is not None
 
     @contextlib.contextmanager
     def statistics_pass(self):
         """BN layers called inside normalize with batch statistics and report them
-        into the yielded list as (layer, mean, variance, count); nothing is updated."""
+        into the yielded list as (layer, mean, variance, input size, active channels,
+        unbiased), where `unbiased` (a Python bool) says the variance is the unbiased
+        estimate; nothing is updated."""
         self.calibration_outputs = []
         try:
             yield self.calibration_outputs
@@ -208,7 +230,10 @@ class WidthState:
         return memo[key]
 
     def multiplier(self, stage=None):
-        """float64 tensor: the global width times the stage's ratio."""
+        """float64 tensor: the global width times the stage's ratio (a float when specialised)."""
+        if self._specialized is not None:
+            width, ratios = self._specialized
+            return width if stage is None else width * ratios[stage - 1]
         if stage is None:
             return self._cached(("width",), lambda: tf.convert_to_tensor(self.width))
 
@@ -218,8 +243,12 @@ class WidthState:
         return self._cached(("multiplier", stage), fn)
 
     def channels(self, base_channels, stage, ratio, divisor, max_channels):
-        """int32 tensor: the active channel count of a layer (see channels.py)."""
-        from slimkeras.channels import tf_active_channels
+        """int32 tensor: the active channel count of a layer (see channels.py); an int
+        when specialised."""
+        from slimkeras.channels import active_channels, tf_active_channels
+
+        if self._specialized is not None:
+            return active_channels(base_channels, self.multiplier(stage), ratio, divisor, max_channels)
 
         key = ("channels", base_channels, stage, ratio, divisor, max_channels)
         return self._cached(
@@ -230,6 +259,9 @@ class WidthState:
         )
 
     def current_key(self):
+        if self._specialized is not None:
+            width, ratios = self._specialized
+            return tf.constant(self.key_of(width, ratios[:self.num_stages]))
         parts = [tf.reshape(tf.convert_to_tensor(self.width), [1])]
         if self.num_stages:
             parts.append(tf.convert_to_tensor(self.stage_ratios))
@@ -249,6 +281,12 @@ class WidthState:
             return index, tf.reduce_any(match)
 
         return self._cached(("slot",), fn)
+
+    def slot_check(self, message):
+        """An assert that the current width has statistics: one per graph, shared by the
+        BN layers (each asserting on its own cost a node per layer per forward)."""
+        _, found = self.active_slot()
+        return self._cached(("slot_check",), lambda: tf.debugging.assert_equal(found, True, message=message))
 
     @contextlib.contextmanager
     def preserved(self):

@@ -1,6 +1,7 @@
 """The base class of slimmable layers: access to the width state of their model."""
 
 import keras
+import tensorflow as tf
 
 
 class SlimmableLayer(keras.layers.Layer):
@@ -51,3 +52,11 @@ def check_width_multiple(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"`{name}` must be a positive number, got {value!r}.")
     return float(value)
+
+
+def channel_count(inputs):
+    """The channel count of `inputs`: an int where the graph knows it (the input image,
+    every layer of a width-specialised trace), else an int32 tensor (a width-dynamic
+    trace, where it follows the width variable)."""
+    static = inputs.shape[-1]
+    return static if static is not None else tf.shape(inputs)[-1]

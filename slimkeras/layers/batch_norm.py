@@ -19,7 +19,12 @@ per width configuration, indexed through the model's WidthState (see
 import keras
 import tensorflow as tf
 
-from slimkeras.layers.base import SlimmableLayer, check_positive_int
+from slimkeras.layers.base import SlimmableLayer, channel_count, check_positive_int
+
+_MISSING_STATISTICS = (
+    "The current width has no BN statistics. "
+    "Calibrate it first: slimkeras.calibrate_bn(model, data, widths=[...])."
+)
 
 
 class SlimmableBatchNormBase(SlimmableLayer):
@@ -83,12 +88,6 @@ class SlimmableBatchNormBase(SlimmableLayer):
             return self.gamma[slot, :active], self.beta[slot, :active]
         return self.gamma[:active], self.beta[:active]
 
-    def _missing_statistics_message(self):
-        return (
-            f"BN layer '{self.name}' has no statistics for the current width. "
-            "Calibrate it first: slimkeras.calibrate_bn(model, data, widths=[...])."
-        )
-
     def _moving_update(self, variable, batch_value, active, row=None):
         """variable[row, :active] <- momentum * old + (1 - momentum) * batch_value."""
         padded = tf.pad(batch_value, [[0, self.max_channels - active]])
@@ -99,17 +98,15 @@ class SlimmableBatchNormBase(SlimmableLayer):
         variable.assign(variable + (1.0 - self.momentum) * mask * (padded - variable))
 
     def call(self, inputs, training=None):
-        active = tf.shape(inputs)[-1]
+        active = channel_count(inputs)
         axes = list(range(len(inputs.shape) - 1))
         state = self.width_state
         slot, found = state.active_slot()
-        calibrating = state.calibration_outputs is not None
-        if training or calibrating:
-            mean, variance = self._batch_moments(inputs, axes, sync=training and not calibrating)
-            if calibrating:
-                count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), tf.float32)
-                state.calibration_outputs.append((self, mean, variance, count))
-            elif self.updates_slot_in_training:
+        if state.calibration_outputs is not None:
+            return self._statistics_pass(inputs, axes, slot, active)
+        if training:
+            mean, variance = self._batch_moments(inputs, axes, sync=True)
+            if self.updates_slot_in_training:
                 tf.debugging.assert_equal(
                     found, True,
                     message=f"BN layer '{self.name}': the width is not a switch.",
@@ -123,9 +120,7 @@ class SlimmableBatchNormBase(SlimmableLayer):
             slot_mean = self.slot_mean[slot, :active]
             slot_variance = self.slot_variance[slot, :active]
             if self.requires_slot_at_inference:
-                with tf.control_dependencies(
-                    [tf.debugging.assert_equal(found, True, message=self._missing_statistics_message())]
-                ):
+                with tf.control_dependencies([state.slot_check(_MISSING_STATISTICS)]):
                     mean = tf.identity(slot_mean)
                 variance = slot_variance
             else:
@@ -133,6 +128,26 @@ class SlimmableBatchNormBase(SlimmableLayer):
                 variance = tf.where(found, slot_variance, self.moving_variance[:active])
         gamma, beta = self._affine(slot, active)
         return tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, self.epsilon)
+
+    def _statistics_pass(self, inputs, axes, slot, active):
+        """Calibration: normalize with the batch statistics and report them (see
+        `WidthState.statistics_pass`); one fused kernel computes both where it applies
+        (4-D float32), and reports the unbiased variance."""
+        gamma, beta = self._affine(slot, active)
+        fused = len(inputs.shape) == 4 and inputs.dtype == tf.float32
+        if fused:
+            empty = tf.constant([], tf.float32)
+            outputs, mean, variance, _, _, _ = tf.raw_ops.FusedBatchNormV3(
+                x=inputs, scale=gamma, offset=beta, mean=empty, variance=empty,
+                epsilon=self.epsilon, is_training=True,
+            )
+        else:
+            mean, variance = tf.nn.moments(inputs, axes)
+            outputs = tf.nn.batch_normalization(inputs, mean, variance, beta, gamma, self.epsilon)
+        self.width_state.calibration_outputs.append(
+            (self, mean, variance, tf.size(inputs, out_type=tf.int64), active, fused)
+        )
+        return outputs
 
     def _batch_moments(self, inputs, axes, sync):
         context = tf.distribute.get_replica_context()

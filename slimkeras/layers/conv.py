@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from slimkeras.channels import active_channels
-from slimkeras.layers.base import SlimmableLayer, check_positive_int, check_width_multiple
+from slimkeras.layers.base import SlimmableLayer, channel_count, check_positive_int, check_width_multiple
 
 
 def _pair(value, name):
@@ -159,7 +159,7 @@ class SlimmableConv2D(_SlicedOutputMixin, SlimmableLayer):
             )
 
     def call(self, inputs):
-        active_in = tf.shape(inputs)[-1]
+        active_in = channel_count(inputs)
         if self.slice_output:
             active_out = self._active_units_tensor()
             kernel = self.kernel[:, :, :active_in, :active_out]
@@ -254,7 +254,7 @@ class SlimmableDepthwiseConv2D(SlimmableLayer):
             )
 
     def call(self, inputs):
-        active = tf.shape(inputs)[-1]
+        active = channel_count(inputs)
         outputs = tf.nn.depthwise_conv2d(
             inputs,
             self.kernel[:, :, :active, :],
@@ -348,7 +348,7 @@ class SlimmableDense(_SlicedOutputMixin, SlimmableLayer):
             )
 
     def call(self, inputs):
-        active_in = tf.shape(inputs)[-1]
+        active_in = channel_count(inputs)
         if self.slice_output:
             active_out = self._active_units_tensor()
             kernel = self.kernel[:active_in, :active_out]
