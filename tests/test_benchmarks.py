@@ -91,12 +91,14 @@ def test_forward_compare_on_a_tiny_model():
     from benchmarks import forward
 
     model = forward.build("mobilenet_v1", 32)
-    x = tf.zeros((2, 32, 32, 3))
-    timings, diff, slim_fn = forward.compare(model, 0.25, x, repeats=2, number=1)
-    assert set(timings) == {"slim", "plain"} and timings.times.shape == (2, 2)
+    x = tf.random.normal((2, 32, 32, 3))
+    dynamic_fn = forward.forward_fn(model)
+    timings, diff = forward.compare(model, 0.25, x, repeats=2, number=1, dynamic_fn=dynamic_fn)
+    assert set(timings) == {"slim", "dynamic", "plain"} and timings.times.shape == (2, 3)
     assert timings.ratio("slim", "plain") > 0 and diff < 1e-4
-    forward.compare(model, 1.0, x, repeats=1, number=1, slim_fn=slim_fn)
-    assert slim_fn.experimental_get_tracing_count() == 1  # one trace for both widths
+    forward.compare(model, 1.0, x, repeats=1, number=1, dynamic_fn=dynamic_fn)
+    assert dynamic_fn.experimental_get_tracing_count() == 1  # one trace for both widths
+    assert model.inference_function(0.25).experimental_get_tracing_count() == 1  # kept, not retraced
 
 
 def test_run_rejects_unknown_benchmarks():
