@@ -180,7 +180,7 @@ class _StatisticsPass:
         mean = tf.cast(tf.concat(means, 0), tf.float64)
         variance = tf.cast(tf.concat(variances, 0), tf.float64)
         if any(unbiased):
-            # n/(n-1) undone; for n = 1 the kernel's variance is not finite, the biased one is 0
+            # n/(n-1) undone; for n = 1 the unbiased estimate is undefined, the biased one is 0
             biased = tf.where(per_channel_count > 1.0, variance * (per_channel_count - 1.0) / per_channel_count, 0.0)
             variance = tf.where(tf.repeat(tf.constant(unbiased), actives), biased, variance)
         square = variance + tf.square(mean)

@@ -235,6 +235,21 @@ def test_calibration_stores_exact_statistics_and_touches_no_trainable_weight():
         np.testing.assert_allclose(var2[:c1], inputs2.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
 
 
+def test_calibration_with_one_value_per_channel_per_batch():
+    """Batches of 1 image of 1x1 pixels: each batch's variance is 0 and its unbiased
+    estimate undefined; the statistics over all batches are still exact."""
+    model = small_stack("universal", input_shape=(1, 1, 3))
+    randomize(model)
+    data = np.random.default_rng(3).normal(size=(5, 1, 1, 3)).astype("float32")
+    slimkeras.calibrate_bn(model, data, widths=[1.0], num_images=5, batch_size=1, verbose=0)
+    c1 = active_channels(24, 1.0)
+    conv = tf.nn.conv2d(data, model.get_layer("conv1").kernel, 2, "SAME").numpy()
+    mean, var = model.get_layer("bn1").statistics(model.width_state.find_slot(1.0, []))
+    np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
+    assert np.all(np.isfinite(model(data, training=False).numpy()))
+
+
 def test_calibration_of_many_widths_and_slot_capacity():
     model = small_stack("universal", num_bn_slots=3)
     slimkeras.calibrate_bn(model, IMAGES, widths=[0.25, 0.5, 1.0], verbose=0)
