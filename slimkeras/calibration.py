@@ -16,7 +16,9 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
     are accumulated over `num_images` images (the exact mean and variance
     over all of them: the cumulative average with momentum 1/t, weighted by
     batch size) and stored in the slot of that width. Trainable weights are
-    not touched. The data is read once for all widths.
+    not touched. The data is read once for all widths and held in memory
+    (`num_images` images); each width is one call of a graph traced once per
+    model.
 
     Args:
         model: a `SlimmableModel`.
@@ -33,7 +35,7 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
             `SlimmableModel.set_width`).
         clear: drop every previously calibrated width first (universal and
             shared BN), freeing their slots.
-        verbose: 1 shows a progress bar.
+        verbose: 1 shows a progress bar (one step per width).
 
     Returns:
         A list of the calibrated `(width, {stage: ratio})` configurations.
@@ -61,18 +63,13 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
     slots = _assign_slots(model, configs, clear)
 
     statistics_pass = _statistics_pass(model)
-    batches = [tf.constant(b) for b in _batches(data, num_images, batch_size)]
-    if not batches:
-        raise ValueError("calibrate_bn got no images from `data`.")
-    seen = sum(int(b.shape[0]) for b in batches)
-    progress = keras.utils.Progbar(len(batches) * len(configs), verbose=verbose, unit_name="pass")
+    images = _images(data, num_images, statistics_pass.dtype)
+    progress = keras.utils.Progbar(len(configs), verbose=verbose, unit_name="width")
     with state.preserved():
         for (w, ratios), slot in zip(configs, slots):
             state.assign(w, ratios)
-            for i, images in enumerate(batches):
-                statistics_pass.add(images, reset=i == 0)
-                progress.add(1)
-            statistics_pass.write_slot(slot)
+            statistics_pass(images, batch_size, slot)
+            progress.add(1)
     keys = state.slot_keys.numpy()
     valid = state.slot_valid.numpy()
     for (w, ratios), slot in zip(configs, slots):
@@ -81,7 +78,7 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
     state.slot_keys.assign(keys)
     state.slot_valid.assign(valid)
     if verbose:
-        print(f"Calibrated BN at {len(configs)} width(s) on {seen} images.")
+        print(f"Calibrated BN at {len(configs)} width(s) on {int(images.shape[0])} images.")
     return [(w, {k + 1: r for k, r in enumerate(ratios) if r != 1.0}) for w, ratios in configs]
 
 
@@ -134,17 +131,15 @@ def _assign_slots(model, configs, clear):
 
 
 class _StatisticsPass:
-    """The calibration forward of one model, traced once for every width and call.
+    """The calibration pass of one model, traced once for every width and call.
 
-    `add(images)` runs a batch at the model's current width, every BN layer
-    normalizing with its batch statistics, and adds each BN input's pixel count,
-    per-channel sum and sum of squares (float64) to accumulators in variables:
-    nothing leaves the graph per batch. `write_slot(slot)` stores the exact mean
-    and variance over all batches since the last `reset` in a BN slot, also in
-    the graph.
-
-    The accumulators hold the active channels of all BN layers back to back
-    (zero-padded to the full size), so a batch costs a handful of ops whatever
+    Calling it runs all images at the model's current width in batches, every
+    BN layer normalizing with its batch statistics, and sums each BN input's
+    pixel count, per-channel sum and sum of squares (float64) over the batches
+    inside the graph (a `tf.while_loop`), then writes the exact mean and
+    variance to a BN slot: one graph call per width, nothing fetched.
+    The sums hold the active channels of all BN layers back to back
+    (zero-padded to the full size), so a batch adds a handful of ops whatever
     the number of layers.
     """
 
@@ -152,21 +147,32 @@ class _StatisticsPass:
         self.model = model
         self.layers = list(model.bn_layers)
         self.size = sum(layer.max_channels for layer in self.layers)
-        with tf.init_scope():
-            self.sums = tf.Variable(tf.zeros([self.size], tf.float64), trainable=False)
-            self.squares = tf.Variable(tf.zeros([self.size], tf.float64), trainable=False)
-            self.counts = tf.Variable(tf.zeros([len(self.layers)], tf.float64), trainable=False)
-            self.active = tf.Variable(tf.zeros([len(self.layers)], tf.int32), trainable=False)
-        spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), model.inputs[0].dtype)
-        self._add = tf.function(self._accumulate, input_signature=[spec, tf.TensorSpec((), tf.bool)],
-                                autograph=False)
-        self._write_slot = tf.function(self._write, input_signature=[tf.TensorSpec((), tf.int32)],
-                                       autograph=False)
+        self.dtype = model.inputs[0].dtype
+        spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), self.dtype)
+        scalar = tf.TensorSpec((), tf.int32)
+        self._function = tf.function(self._calibrate, input_signature=[spec, scalar, scalar], autograph=False)
 
-    def add(self, images, reset=False):
-        self._add(images, tf.constant(reset))
+    def __call__(self, images, batch_size, slot):
+        self._function(images, tf.constant(batch_size, tf.int32), tf.constant(slot, tf.int32))
 
-    def _accumulate(self, images, reset):
+    def _calibrate(self, images, batch_size, slot):
+        total = tf.shape(images)[0]
+
+        def body(start, counts, sums, squares, actives):
+            c, a, s, q = self._batch_statistics(images[start:start + batch_size])
+            return start + batch_size, counts + c, sums + s, squares + q, a
+
+        layers = len(self.layers)
+        _, counts, sums, squares, actives = tf.while_loop(
+            lambda start, *_: start < total, body,
+            (tf.constant(0), tf.zeros([layers], tf.float64), tf.zeros([self.size], tf.float64),
+             tf.zeros([self.size], tf.float64), tf.zeros([layers], tf.int32)),
+        )
+        self._write(slot, counts, sums, squares, actives)
+
+    def _batch_statistics(self, images):
+        """(pixels per channel [layers], active channels [layers], sums, sums of squares
+        [all channels, padded]) of one batch, all float64 but the channel counts."""
         with self.model.width_state.statistics_pass() as outputs:
             self.model(images, training=False)
         reported = {id(entry[0]): entry[1:] for entry in outputs}
@@ -175,7 +181,7 @@ class _StatisticsPass:
             raise ValueError(f"calibrate_bn: BN layers {missing} are not on the model's forward path.")
         means, variances, sizes, actives, unbiased = zip(*(reported[id(layer)] for layer in self.layers))
         actives = tf.stack([tf.cast(a, tf.int32) for a in actives])
-        counts = tf.cast(tf.stack(sizes), tf.float64) / tf.cast(actives, tf.float64)  # pixels per channel
+        counts = tf.cast(tf.stack(sizes), tf.float64) / tf.cast(actives, tf.float64)
         per_channel_count = tf.repeat(counts, actives)
         mean = tf.cast(tf.concat(means, 0), tf.float64)
         variance = tf.cast(tf.concat(variances, 0), tf.float64)
@@ -183,24 +189,17 @@ class _StatisticsPass:
             # n/(n-1) undone; for n = 1 the unbiased estimate is undefined, the biased one is 0
             biased = tf.where(per_channel_count > 1.0, variance * (per_channel_count - 1.0) / per_channel_count, 0.0)
             variance = tf.where(tf.repeat(tf.constant(unbiased), actives), biased, variance)
-        square = variance + tf.square(mean)
         padding = [[0, self.size - tf.shape(mean)[0]]]
-        keep = 1.0 - tf.cast(reset, tf.float64)
-        self.sums.assign(self.sums * keep + tf.pad(per_channel_count * mean, padding))
-        self.squares.assign(self.squares * keep + tf.pad(per_channel_count * square, padding))
-        self.counts.assign(self.counts * keep + counts)
-        self.active.assign(actives)
+        sums = tf.pad(per_channel_count * mean, padding)
+        squares = tf.pad(per_channel_count * (variance + tf.square(mean)), padding)
+        return counts, actives, sums, squares
 
-    def write_slot(self, slot):
-        """Stores the mean and variance accumulated since the last reset in BN slot `slot`."""
-        self._write_slot(tf.constant(slot, tf.int32))
-
-    def _write(self, slot):
-        starts = tf.cumsum(self.active, exclusive=True)
+    def _write(self, slot, counts, sums, squares, actives):
+        starts = tf.cumsum(actives, exclusive=True)
         for i, layer in enumerate(self.layers):
-            start, active, n = starts[i], self.active[i], self.counts[i]
-            mean = tf.slice(self.sums, [start], [active]) / n
-            variance = tf.maximum(tf.slice(self.squares, [start], [active]) / n - tf.square(mean), 0.0)
+            start, active, n = starts[i], actives[i], counts[i]
+            mean = tf.slice(sums, [start], [active]) / n
+            variance = tf.maximum(tf.slice(squares, [start], [active]) / n - tf.square(mean), 0.0)
             mask = tf.one_hot(slot, layer.num_slots)[:, tf.newaxis] * tf.sequence_mask(
                 active, layer.max_channels, dtype=tf.float32)[tf.newaxis, :]
             for table, value in ((layer.slot_mean, mean), (layer.slot_variance, variance)):
@@ -218,29 +217,24 @@ def _statistics_pass(model):
     return statistics_pass
 
 
-def _batches(data, num_images, batch_size):
-    """Yields numpy batches of at most `batch_size`, `num_images` images in all."""
+def _images(data, num_images, dtype):
+    """Up to `num_images` images of `data` as one tensor of `dtype`."""
     if isinstance(data, tf.data.Dataset):
-        source = data.as_numpy_iterator()
+        parts, remaining = [], num_images
+        for element in data.as_numpy_iterator():
+            images = np.asarray(element[0] if isinstance(element, (tuple, list)) else element)
+            if images.ndim == 3:  # unbatched dataset element
+                images = images[np.newaxis]
+            parts.append(images[:remaining])
+            remaining -= len(parts[-1])
+            if remaining <= 0:
+                break
+        array = np.concatenate(parts) if parts else np.zeros((0,))
     else:
         array = np.asarray(data)
         if array.ndim < 2:
             raise ValueError(f"calibrate_bn: `data` must be images, got an array of shape {array.shape}.")
-        source = iter([array])
-    remaining = num_images
-    pending = []
-    for element in source:
-        images = element[0] if isinstance(element, (tuple, list)) else element
-        images = np.asarray(images)
-        if images.ndim == 3:  # unbatched dataset element
-            images = images[np.newaxis]
-        pending.append(images[:remaining])
-        remaining -= len(pending[-1])
-        while sum(len(p) for p in pending) >= batch_size:
-            joined = np.concatenate(pending)
-            yield joined[:batch_size]
-            pending = [joined[batch_size:]] if len(joined) > batch_size else []
-        if remaining <= 0:
-            break
-    if pending and sum(len(p) for p in pending):
-        yield np.concatenate(pending)
+        array = array[:num_images]
+    if not len(array):
+        raise ValueError("calibrate_bn got no images from `data`.")
+    return tf.cast(tf.convert_to_tensor(array), dtype)

@@ -250,6 +250,32 @@ def test_calibration_with_one_value_per_channel_per_batch():
     assert np.all(np.isfinite(model(data, training=False).numpy()))
 
 
+def test_calibration_reads_arrays_and_datasets_alike():
+    data = np.random.default_rng(4).normal(size=(30, 12, 12, 3))  # float64: cast to the model's dtype
+    labels = np.zeros(30)
+    sources = {
+        "array": data,
+        "batched (images, labels)": tf.data.Dataset.from_tensor_slices((data, labels)).batch(7),
+        "unbatched images": tf.data.Dataset.from_tensor_slices(data),
+    }
+    statistics = {}
+    for name, source in sources.items():
+        model = small_stack("universal")
+        randomize(model)
+        slimkeras.calibrate_bn(model, source, widths=[0.5], num_images=17, batch_size=5, verbose=0)
+        statistics[name] = [layer.statistics(0) for layer in model.bn_layers]
+    for name, stats in statistics.items():
+        for (mean, var), (ref_mean, ref_var) in zip(stats, statistics["array"]):
+            np.testing.assert_allclose(mean, ref_mean, rtol=1e-5, atol=1e-6, err_msg=name)
+            np.testing.assert_allclose(var, ref_var, rtol=1e-5, atol=1e-6, err_msg=name)
+    model = small_stack("universal")
+    randomize(model)
+    slimkeras.calibrate_bn(model, data, widths=[0.5], num_images=20, batch_size=5, verbose=0)
+    assert np.abs(model.bn_layers[0].statistics(0)[0] - statistics["array"][0][0]).max() > 1e-3  # 20 != 17 images
+    with pytest.raises(ValueError, match="got no images"):
+        slimkeras.calibrate_bn(model, tf.data.Dataset.from_tensor_slices(data[:0]), widths=[0.5], verbose=0)
+
+
 def test_calibration_of_many_widths_and_slot_capacity():
     model = small_stack("universal", num_bn_slots=3)
     slimkeras.calibrate_bn(model, IMAGES, widths=[0.25, 0.5, 1.0], verbose=0)
