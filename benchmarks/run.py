@@ -158,7 +158,7 @@ def markdown(report):
             for values in table["rows"]:
                 lines.append("| " + " | ".join(fmt(v) for v in values) + " |")
     if report.get("analysis"):
-        lines += ["", "## Misses: causes and recommended fixes", "", report["analysis"].strip()]
+        lines += ["", "## Misses: causes and fixes", "", report["analysis"].strip()]
     return "\n".join(lines) + "\n"
 
 
