@@ -234,12 +234,17 @@ class SlimmableModel(keras.Model):
         return self._specialized_step_function("test", super().make_test_function, force)
 
     def predict_step(self, data):
-        with self.width_state.specialized(*self._specialized.step_config["predict"]):
+        with self.width_state.specialized(*self._step_config("predict")):
             return super().predict_step(data)
 
     def test_step(self, data):
-        with self.width_state.specialized(*self._specialized.step_config["test"]):
+        with self.width_state.specialized(*self._step_config("test")):
             return super().test_step(data)
+
+    def _step_config(self, kind):
+        """The configuration Keras' current predict/test function is for (the current
+        width when a step runs outside them, e.g. called directly)."""
+        return self._specialized.step_config.get(kind) or self.config_of()
 
     def _specialized_step_function(self, kind, make, force):
         """Keras' predict/test function for the current width, one kept per width.

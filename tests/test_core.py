@@ -393,6 +393,9 @@ def test_predict_and_evaluate_run_a_graph_per_width():
     model.set_width(0.25)
     model.predict(IMAGES, verbose=0)
     assert model.predict_function is not functions[0.25]
+    fresh = small_stack("switchable", switches=SWITCHES)  # a step called directly runs at the current width
+    fresh.set_weights(model.get_weights())
+    np.testing.assert_allclose(fresh.set_width(0.25).predict_step(IMAGES), predictions[0.25], atol=1e-5)
 
 
 @pytest.mark.parametrize(
