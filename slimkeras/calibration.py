@@ -63,7 +63,7 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
     slots = _assign_slots(model, configs, clear)
 
     statistics_pass = _statistics_pass(model)
-    images = _images(data, num_images, statistics_pass.dtype)
+    images = _images(data, num_images, statistics_pass.dtype, statistics_pass.image_shape)
     progress = keras.utils.Progbar(len(configs), verbose=verbose, unit_name="width")
     with state.preserved():
         for (w, ratios), slot in zip(configs, slots):
@@ -148,7 +148,8 @@ class _StatisticsPass:
         self.layers = list(model.bn_layers)
         self.size = sum(layer.max_channels for layer in self.layers)
         self.dtype = model.inputs[0].dtype
-        spec = tf.TensorSpec((None,) + tuple(model.inputs[0].shape[1:]), self.dtype)
+        self.image_shape = tuple(model.inputs[0].shape[1:])
+        spec = tf.TensorSpec((None,) + self.image_shape, self.dtype)
         scalar = tf.TensorSpec((), tf.int32)
         self._function = tf.function(self._calibrate, input_signature=[spec, scalar, scalar], autograph=False)
 
@@ -217,8 +218,9 @@ def _statistics_pass(model):
     return statistics_pass
 
 
-def _images(data, num_images, dtype):
-    """Up to `num_images` images of `data` as one tensor of `dtype`."""
+def _images(data, num_images, dtype, image_shape):
+    """Up to `num_images` images of `data` as one tensor of `dtype`; checks their shape
+    against the model's `image_shape` (None: any size)."""
     if isinstance(data, tf.data.Dataset):
         parts, remaining = [], num_images
         for element in data.as_numpy_iterator():
@@ -237,4 +239,8 @@ def _images(data, num_images, dtype):
         array = array[:num_images]
     if not len(array):
         raise ValueError("calibrate_bn got no images from `data`.")
+    shape = array.shape[1:]
+    if len(shape) != len(image_shape) or any(want not in (None, got) for want, got in zip(image_shape, shape)):
+        raise ValueError(f"calibrate_bn: the images have shape {tuple(shape)}, the model takes "
+                         f"{tuple(image_shape)} (any size where None).")
     return tf.cast(tf.convert_to_tensor(array), dtype)

@@ -274,6 +274,8 @@ def test_calibration_reads_arrays_and_datasets_alike():
     assert np.abs(model.bn_layers[0].statistics(0)[0] - statistics["array"][0][0]).max() > 1e-3  # 20 != 17 images
     with pytest.raises(ValueError, match="got no images"):
         slimkeras.calibrate_bn(model, tf.data.Dataset.from_tensor_slices(data[:0]), widths=[0.5], verbose=0)
+    with pytest.raises(ValueError, match=r"images have shape \(12, 12\), the model takes \(12, 12, 3\)"):
+        slimkeras.calibrate_bn(model, data[..., 0], widths=[0.5], verbose=0)
 
 
 def test_calibration_of_many_widths_and_slot_capacity():
