@@ -201,9 +201,9 @@ class _StatisticsPass:
             start, active, n = starts[i], actives[i], counts[i]
             mean = tf.slice(sums, [start], [active]) / n
             variance = tf.maximum(tf.slice(squares, [start], [active]) / n - tf.square(mean), 0.0)
-            mask = tf.one_hot(slot, layer.num_slots)[:, tf.newaxis] * tf.sequence_mask(
-                active, layer.max_channels, dtype=tf.float32)[tf.newaxis, :]
             for table, value in ((layer.slot_mean, mean), (layer.slot_variance, variance)):
+                mask = tf.one_hot(slot, layer.num_slots, dtype=table.dtype)[:, tf.newaxis] * tf.sequence_mask(
+                    active, layer.max_channels, dtype=table.dtype)[tf.newaxis, :]
                 row = tf.pad(tf.cast(value, table.dtype), [[0, layer.max_channels - active]])
                 table.assign(table * (1.0 - mask) + mask * row[tf.newaxis, :])
 

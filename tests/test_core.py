@@ -278,6 +278,23 @@ def test_calibration_reads_arrays_and_datasets_alike():
         slimkeras.calibrate_bn(model, data[..., 0], widths=[0.5], verbose=0)
 
 
+def test_calibration_in_float64_takes_the_unfused_path_and_stays_exact():
+    keras.config.set_floatx("float64")
+    try:
+        model = small_stack("universal")
+        randomize(model)
+        data = np.random.default_rng(5).normal(size=(9, 12, 12, 3))
+        slimkeras.calibrate_bn(model, data, widths=[0.5], batch_size=4, verbose=0)
+        c1 = active_channels(24, 0.5)
+        conv = tf.nn.conv2d(data, model.get_layer("conv1").kernel[:, :, :, :c1], 2, "SAME").numpy()
+        mean, var = model.get_layer("bn1").statistics(model.width_state.find_slot(0.5, []))
+        assert mean.dtype == np.float64
+        np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
+    finally:
+        keras.config.set_floatx("float32")
+
+
 def test_calibration_of_many_widths_and_slot_capacity():
     model = small_stack("universal", num_bn_slots=3)
     slimkeras.calibrate_bn(model, IMAGES, widths=[0.25, 0.5, 1.0], verbose=0)
