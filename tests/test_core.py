@@ -279,7 +279,9 @@ def test_calibration_reads_arrays_and_datasets_alike():
 
 
 def test_calibration_in_float64_takes_the_unfused_path_and_stays_exact():
+    previous = keras.config.floatx(), keras.config.dtype_policy()
     keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
     try:
         model = small_stack("universal")
         randomize(model)
@@ -292,7 +294,8 @@ def test_calibration_in_float64_takes_the_unfused_path_and_stays_exact():
         np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
     finally:
-        keras.config.set_floatx("float32")
+        keras.config.set_floatx(previous[0])
+        keras.config.set_dtype_policy(previous[1])
 
 
 def test_calibration_of_many_widths_and_slot_capacity():
