@@ -74,24 +74,21 @@ def compare(model, width, x, repeats, number, dynamic_fn):
 
 def graph_sizes(section, model, name, width, x):
     """Note: graph nodes TF executes per forward (after Grappler), each way."""
+    import tensorflow as tf
+
     import slimkeras
     from benchmarks.diagnose import executed_graph_ops
 
     model.set_width(width)
     plain = slimkeras.materialize(model, width)
     dynamic, _ = executed_graph_ops(forward_fn(model), x)
-    specialised, ops = executed_graph_ops(tf_function(model.inference_function(width).python_function), x)
+    specialised, ops = executed_graph_ops(
+        tf.function(model.inference_function(width).python_function, autograph=False), x)
     plain_nodes, _ = executed_graph_ops(forward_fn(plain), x)
     section.note(f"{name} w={width:g}: graph nodes executed per forward after Grappler: width-specialised "
                  f"{specialised}, width-dynamic {dynamic}, plain {plain_nodes} (specialised: StridedSlice "
                  f"{ops.get('StridedSlice', 0)}, ReadVariableOp {ops.get('ReadVariableOp', 0)}, Assert "
                  f"{ops.get('Assert', 0)}).")
-
-
-def tf_function(fn):
-    import tensorflow as tf
-
-    return tf.function(fn, autograph=False)
 
 
 def run(quick=False):

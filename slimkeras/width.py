@@ -204,10 +204,6 @@ class WidthState:
         finally:
             self._specialized = saved
 
-    @property
-    def is_specialized(self):
-        return self._specialized is not None
-
     @contextlib.contextmanager
     def statistics_pass(self):
         """BN layers called inside normalize with batch statistics and report them

@@ -105,7 +105,7 @@ class SlimmableBatchNormBase(SlimmableLayer):
         if state.calibration_outputs is not None:
             return self._statistics_pass(inputs, axes, slot, active)
         if training:
-            mean, variance = self._batch_moments(inputs, axes, sync=True)
+            mean, variance = self._batch_moments(inputs, axes)
             if self.updates_slot_in_training:
                 tf.debugging.assert_equal(
                     found, True,
@@ -149,9 +149,9 @@ class SlimmableBatchNormBase(SlimmableLayer):
         )
         return outputs
 
-    def _batch_moments(self, inputs, axes, sync):
+    def _batch_moments(self, inputs, axes):
         context = tf.distribute.get_replica_context()
-        if not (sync and self.synchronized and context and context.num_replicas_in_sync > 1):
+        if not (self.synchronized and context and context.num_replicas_in_sync > 1):
             return tf.nn.moments(inputs, axes)
         count = tf.cast(tf.reduce_prod(tf.shape(inputs)[:-1]), inputs.dtype)
         total, squares, count = context.all_reduce(
