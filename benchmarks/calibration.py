@@ -25,10 +25,10 @@ def config(quick):
 def images(count=NUM_IMAGES):
     """(images float32 [count, 28, 28, 1], where they came from)."""
     try:
-        from training import data as data_lib
+        from slimkeras.datasets import fashion_mnist
 
-        raw, _ = data_lib.load_fashion_mnist("train")
-        return data_lib.normalize_fashion(raw[:count]).numpy(), "Fashion-MNIST train[:1024]"
+        raw, _ = fashion_mnist.load_data("train")
+        return fashion_mnist.normalize(raw[:count]).numpy(), "Fashion-MNIST train[:1024]"
     except Exception:  # dataset not installed: the cost does not depend on the pixels
         rng = np.random.default_rng(0)
         return rng.standard_normal((count, 28, 28, 1)).astype("float32"), "random normal images"

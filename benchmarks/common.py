@@ -309,16 +309,6 @@ def machine():
     }
 
 
-def write_atomic(path, text):
-    """Writes `text` to `path` through a temporary file and a rename."""
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
 def dumps(obj):
     return json.dumps(obj, indent=1, default=_plain)
 

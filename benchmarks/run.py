@@ -19,7 +19,8 @@ import sys
 import time
 import traceback
 
-from benchmarks.common import cpu_seconds, dumps, fmt, load_average, machine, quiet_tf, status, write_atomic
+from benchmarks.common import cpu_seconds, dumps, fmt, load_average, machine, quiet_tf, status
+from slimkeras.io import write_text_atomic
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -182,8 +183,8 @@ def main(argv=None):
         with open(args.out + ".json") as f:
             report = json.load(f)
         report["analysis"] = read_analysis()
-        write_atomic(args.out + ".json", dumps(report) + "\n")
-        write_atomic(args.out + ".md", markdown(report))
+        write_text_atomic(args.out + ".json", dumps(report) + "\n")
+        write_text_atomic(args.out + ".md", markdown(report))
         print(f"rewrote {args.out}.md from {args.out}.json")
         return 0
     quiet_tf()
@@ -208,8 +209,8 @@ def main(argv=None):
         "load_note": shared_machine_note(loads, info["cores"], others_share), "sections": sections,
         "analysis": read_analysis(),
     }
-    write_atomic(args.out + ".json", dumps(report) + "\n")
-    write_atomic(args.out + ".md", markdown(report))
+    write_text_atomic(args.out + ".json", dumps(report) + "\n")
+    write_text_atomic(args.out + ".md", markdown(report))
     targets = [r for s in sections for r in s["rows"] if r.get("target") is not None]
     misses = [r for r in targets if r["status"] == "MISS"]
     print(f"\nwrote {args.out}.md and .json in {report['seconds']:.0f} s: {len(targets) - len(misses)} of "

@@ -41,20 +41,22 @@ _DATA = {}
 
 def datasets(cfg):
     """The job's datasets (Fashion-MNIST, read once), or random data where it is missing."""
+    from slimkeras import datasets as datasets_lib
+    from slimkeras.datasets import fashion_mnist
     from training import data as data_lib
 
     if "images" not in _DATA:
         try:
-            _DATA["images"] = data_lib.load_fashion_mnist("train", cfg["data_dir"])
+            _DATA["images"] = fashion_mnist.load_data("train", cfg["data_dir"])
             _DATA["source"] = "Fashion-MNIST (Debian's IDX files)"
-        except data_lib.DataError:
+        except datasets_lib.DataError:
             rng = np.random.default_rng(0)
             _DATA["images"] = (rng.integers(0, 255, (EPOCH_IMAGES, 28, 28, 1), dtype=np.uint8),
                                rng.integers(0, 10, EPOCH_IMAGES).astype(np.int32))
             _DATA["source"] = "random uint8 images (Fashion-MNIST not installed)"
     images, labels = _DATA["images"]
-    normalize = data_lib.normalize_fashion
-    augment = (lambda x: data_lib.augment_small(normalize(x))) if cfg["augment"] else normalize
+    normalize = fashion_mnist.normalize
+    augment = (lambda x: datasets_lib.augment_small(normalize(x))) if cfg["augment"] else normalize
     # The pipeline of training.build.build_datasets, without re-reading the files per configuration.
     return data_lib.in_memory_train(images, labels, cfg["batch_size"], cfg["seed"], augment), _DATA["source"]
 

@@ -1,8 +1,9 @@
 """slimkeras: slimmable and universally slimmable networks for Keras 3 / TensorFlow."""
 
-from slimkeras import layers, models
+from slimkeras import datasets, io, layers, models
 from slimkeras.calibration import calibrate_bn
 from slimkeras.channels import active_channels, make_divisible
+from slimkeras.evaluation import evaluate_top1
 from slimkeras.materialize import materialize
 from slimkeras.model import SlimmableModel
 from slimkeras.profiling import profile, profile_table
@@ -15,6 +16,9 @@ __all__ = [
     "WidthSpec",
     "active_channels",
     "calibrate_bn",
+    "datasets",
+    "evaluate_top1",
+    "io",
     "layers",
     "make_divisible",
     "models",

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks import common
+from slimkeras.io import write_text_atomic
 
 
 class FakeClock:
@@ -74,8 +75,8 @@ def test_rows_tables_and_report(tmp_path, capsys):
               "load_note": run.shared_machine_note([[9.0, 1, 1]], 2, 0.6), "sections": [section.as_dict()],
               "analysis": None}
     path = tmp_path / "results"
-    common.write_atomic(f"{path}.json", common.dumps(report))
-    common.write_atomic(f"{path}.md", run.markdown(report))
+    write_text_atomic(f"{path}.json", common.dumps(report))
+    write_text_atomic(f"{path}.md", run.markdown(report))
     text = (tmp_path / "results.md").read_text()
     assert "| f | case 2 | 1.300 | - | - | - | <= 1.05 | MISS |" in text
     assert "| f | case 1 | 1.010 | 1.000-1.020 | 1.000 | - | <= 1.05 | PASS |" in text

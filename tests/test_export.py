@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dat
 
 def fashion_test(limit=None):
     """Test images normalized independently of the exporter's data code."""
-    from training.data import read_idx
+    from slimkeras.datasets.fashion_mnist import read_idx
 
     images = read_idx(FASHION / "t10k-images-idx3-ubyte.gz")[..., None][:limit]
     labels = read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")[:limit]

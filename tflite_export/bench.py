@@ -20,7 +20,7 @@ def bench_export(out_dir, threads=(1,), runs=100, warmup_runs=10, verbose=1):
     """Benchmarks every model of the export in `out_dir`; returns the updated manifest."""
     from tflite_export import manifest as manifest_lib
     from tflite_export.runtime import benchmark
-    from training.callbacks import write_json_atomic
+    from slimkeras.io import write_json_atomic
 
     manifest = manifest_lib.read_manifest(out_dir)
     problems = manifest_lib.file_problems(manifest, out_dir)

@@ -89,7 +89,7 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
         if dataset is None:
             raise ExportError("The manifest needs the class labels and preprocessing: pass "
                               "--representative_data=DATASET, or labels= and preprocessing=.")
-        from tflite_export.data import metadata
+        from slimkeras.datasets import metadata
 
         default_labels, default_preprocessing = metadata(dataset, input_shape, data_dir)
         labels = labels or default_labels
@@ -132,7 +132,7 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
         manifest = manifest_lib.make_manifest(
             model_name or model.name, manifest_lib.training_mode(model), model.width_spec,
             labels, preprocessing, entries, precisions)
-        from training.callbacks import write_json_atomic
+        from slimkeras.io import write_json_atomic
 
         write_json_atomic(os.path.join(staging, manifest_lib.MANIFEST_NAME), manifest)
         _replace_directory(staging, out_dir)
@@ -188,8 +188,7 @@ def _unique(configs):
 
 
 def _load(split, dataset, input_shape, data_dir, limit, seed=None):
-    from tflite_export.data import load_images
-    from training.data import DataError
+    from slimkeras.datasets import DataError, load_images
 
     try:
         return load_images(dataset, split, input_shape, data_dir, limit, seed)

@@ -72,7 +72,7 @@ def run_switching(out_dir, budget_ms, precision=None, threads=1, steps=2000, sta
     from tflite_export import manifest as manifest_lib
     from tflite_export.runtime import TFLiteModel, quantize
     from tflite_export.switch_policy import MAX_ACCURACY, WIDEST, Candidate, SelectorConfig, WidthSelector
-    from training.callbacks import write_json_atomic
+    from slimkeras.io import write_json_atomic
 
     if not (isinstance(budget_ms, (int, float)) and math.isfinite(budget_ms) and budget_ms > 0):
         raise ValueError(f"--budget_ms must be a positive number of milliseconds, got {budget_ms!r}.")

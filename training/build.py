@@ -7,6 +7,8 @@ import numpy as np
 import tensorflow as tf
 
 import slimkeras
+from slimkeras import datasets
+from slimkeras.datasets import fashion_mnist
 from training import data as data_lib
 from training.schedules import SlimSchedule
 from training.trainer import SlimmableTrainer
@@ -27,25 +29,23 @@ class Datasets:
 def build_datasets(cfg):
     name, batch, seed = cfg["dataset"], cfg["batch_size"], cfg["seed"]
     if name == "fashion_mnist":
-        images, labels = data_lib.load_fashion_mnist("train", cfg["data_dir"])
+        images, labels = fashion_mnist.load_data("train", cfg["data_dir"])
         if cfg["train_limit"]:
             images, labels = images[:cfg["train_limit"]], labels[:cfg["train_limit"]]
-        test_images, test_labels = data_lib.load_fashion_mnist("test", cfg["data_dir"])
+        test_images, test_labels = fashion_mnist.load_data("test", cfg["data_dir"])
         if cfg["eval_limit"]:
             test_images, test_labels = test_images[:cfg["eval_limit"]], test_labels[:cfg["eval_limit"]]
-        order = np.random.default_rng(seed).permutation(len(images))[:cfg["calibration_images"]]
+        order = datasets.sample_indices(len(images), cfg["calibration_images"], seed)
         calibration = tf.data.Dataset.from_tensor_slices((images[order], labels[order]))
-        normalize = data_lib.normalize_fashion
-        augment = (lambda x: data_lib.augment_small(normalize(x))) if cfg["augment"] else normalize
+        normalize = fashion_mnist.normalize
+        augment = (lambda x: datasets.augment_small(normalize(x))) if cfg["augment"] else normalize
         return Datasets(
             train=data_lib.in_memory_train(images, labels, batch, seed, augment),
-            calibration=data_lib._finish(calibration, 256, False, seed, len(order), normalize),
-            test=data_lib._finish(tf.data.Dataset.from_tensor_slices((test_images, test_labels)),
-                                  512, False, seed, len(test_images), normalize),
+            calibration=datasets.finish(calibration, 256, False, seed, len(order), normalize),
+            test=datasets.finish(tf.data.Dataset.from_tensor_slices((test_images, test_labels)),
+                                 512, False, seed, len(test_images), normalize),
             input_shape=(28, 28, 1), num_classes=10, train_size=len(images),
-            labels=data_lib.FASHION_MNIST_LABELS,
-            preprocessing=data_lib.preprocessing_info(
-                (28, 28, 1), [data_lib.FASHION_MNIST_MEAN], [data_lib.FASHION_MNIST_STD]),
+            labels=fashion_mnist.LABELS, preprocessing=fashion_mnist.preprocessing(),
         )
     if name == "fake":
         return _fake_datasets(cfg)
@@ -57,10 +57,10 @@ def _tfds_datasets(cfg):
 
     name, size = cfg["dataset"], cfg["image_size"]
     kwargs = dict(data_dir=cfg["data_dir"], download=cfg["download"], seed=cfg["seed"], image_size=size)
-    train = data_lib.tfds_pipeline(name, "train", cfg["batch_size"], True, **kwargs)
+    train = datasets.tfds_pipeline(name, "train", cfg["batch_size"], True, **kwargs)
     test_split = "validation" if name.startswith("imagenet") else "test"
-    test = data_lib.tfds_pipeline(name, test_split, 256, False, **kwargs)
-    calibration = data_lib.tfds_pipeline(name, "train", 256, False, **kwargs).unbatch().take(
+    test = datasets.tfds_pipeline(name, test_split, 256, False, **kwargs)
+    calibration = datasets.tfds_pipeline(name, "train", 256, False, **kwargs).unbatch().take(
         cfg["calibration_images"]).batch(256)
     info = tfds.builder(name, data_dir=cfg["data_dir"]).info
     shape = info.features["image"].shape
@@ -69,7 +69,7 @@ def _tfds_datasets(cfg):
     return Datasets(
         train=train, calibration=calibration, test=test, input_shape=input_shape,
         num_classes=len(labels), train_size=info.splits["train"].num_examples, labels=labels,
-        preprocessing=data_lib.preprocessing_info(input_shape, *data_lib.tfds_normalization(input_shape)),
+        preprocessing=datasets.preprocessing_info(input_shape, *datasets.tfds_normalization(input_shape)),
     )
 
 
@@ -83,14 +83,13 @@ def _fake_datasets(cfg, num_classes=10, count=64):
     shape = (None, None, 3)
 
     def pipe(batch, training):
-        return data_lib.preprocess_dataset(raw, batch, training, cfg["seed"], count, shape, size)
+        return datasets.preprocess_dataset(raw, batch, training, cfg["seed"], count, shape, size)
 
     return Datasets(
         train=pipe(cfg["batch_size"], True), calibration=pipe(32, False), test=pipe(32, False),
         input_shape=(size, size, 3), num_classes=num_classes, train_size=count,
         labels=[f"class_{i}" for i in range(num_classes)],
-        preprocessing=data_lib.preprocessing_info(input_shape=(size, size, 3), mean=data_lib.IMAGENET_MEAN,
-                                                  std=data_lib.IMAGENET_STD),
+        preprocessing=datasets.preprocessing_info((size, size, 3), datasets.IMAGENET_MEAN, datasets.IMAGENET_STD),
     )
 
 

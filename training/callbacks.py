@@ -6,6 +6,8 @@ import os
 
 import keras
 
+from slimkeras.io import atomic_path, write_json_atomic
+
 POINTER = "checkpoint.json"
 
 
@@ -67,17 +69,10 @@ class AtomicCheckpoint(keras.callbacks.Callback):
             return
         os.makedirs(self.directory, exist_ok=True)
         name = f"ckpt-{epoch + 1}.weights.h5"
-        tmp = os.path.join(self.directory, f"tmp-{name}")
-        self.model.save_weights(tmp, overwrite=True)
-        os.replace(tmp, os.path.join(self.directory, name))
+        with atomic_path(os.path.join(self.directory, name)) as tmp:
+            self.model.save_weights(tmp, overwrite=True)
         write_json_atomic(os.path.join(self.directory, POINTER), {"epoch": epoch + 1, "file": name})
         for old in os.listdir(self.directory):
             if old.startswith("ckpt-") and old != name:
                 os.remove(os.path.join(self.directory, old))
 
-
-def write_json_atomic(path, data):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp, path)

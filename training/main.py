@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main(argv=None):
     from training import config as config_lib
-    from training.data import DataError
+    from slimkeras.datasets import DataError
 
     argv = list(sys.argv if argv is None else argv)
     try:

@@ -196,10 +196,9 @@ def _elapsed(start):
 
 
 def _write_json(path, obj):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(tmp, path)
+    from slimkeras.io import write_json_atomic
+
+    write_json_atomic(path, obj, indent=1)
 
 
 # -- evaluation ----------------------------------------------------------------------------------
@@ -212,10 +211,10 @@ class EvalData:
     """Normalized float32 test images, and calibration / representative training images per seed."""
 
     def __init__(self, quick):
-        from training import data as data_lib
+        from slimkeras.datasets import fashion_mnist
 
-        train_images, _ = data_lib.load_fashion_mnist("train")
-        test_images, test_labels = data_lib.load_fashion_mnist("test")
+        train_images, _ = fashion_mnist.load_data("train")
+        test_images, test_labels = fashion_mnist.load_data("test")
         if quick:
             train_images = train_images[:2048]
             test_images, test_labels = test_images[:512], test_labels[:512]
@@ -227,9 +226,9 @@ class EvalData:
 
     @staticmethod
     def normalize(images):
-        from training.data import normalize_fashion
+        from slimkeras.datasets import fashion_mnist
 
-        return normalize_fashion(images).numpy().astype(np.float32)
+        return fashion_mnist.normalize(images).numpy().astype(np.float32)
 
     def calibration(self, seed):
         """The calibration images training.main uses for this seed (the same permutation)."""
@@ -1033,10 +1032,9 @@ def write_report(path, plot_dir, results, analysis, grid, meta, plots):
         with open(extra) as f:
             add(f.read())
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write("\n".join(L))
-    os.replace(tmp, path)
+    from slimkeras.io import write_text_atomic
+
+    write_text_atomic(path, "\n".join(L))
 
 
 def _jsonable(obj):

@@ -1,30 +1,10 @@
 """End of a run: calibrate BN, evaluate every width, write results.json, a plot, final.keras."""
 
-import json
 import os
 
-import numpy as np
-import tensorflow as tf
-
 import slimkeras
+from slimkeras.io import atomic_path, write_json_atomic
 from training import rules
-from training.callbacks import write_json_atomic
-
-
-def evaluate_widths(net, dataset, widths, allow_untrained=False):
-    """Top-1 accuracy at each width (one traced function serves them all)."""
-    logits_fn = tf.function(lambda x: net(x, training=False))
-    accuracies = {}
-    for w in widths:
-        net.set_width(w, allow_untrained=allow_untrained)
-        net.check_inference_width()
-        correct = total = 0
-        for images, labels in dataset:
-            predicted = tf.argmax(logits_fn(images), axis=-1, output_type=tf.int32)
-            correct += int(tf.reduce_sum(tf.cast(predicted == tf.cast(labels, tf.int32), tf.int32)))
-            total += int(labels.shape[0])
-        accuracies[w] = correct / total
-    return accuracies
 
 
 def finish_run(cfg, net, datasets, train_time):
@@ -34,7 +14,8 @@ def finish_run(cfg, net, datasets, train_time):
         slimkeras.calibrate_bn(net, datasets.calibration, widths=widths,
                                num_images=cfg["calibration_images"], allow_untrained=allow_untrained,
                                clear=True, verbose=cfg["verbose"])
-    accuracies = evaluate_widths(net, datasets.test, widths, allow_untrained)
+    accuracies = dict(zip(widths, slimkeras.evaluate_top1(net, datasets.test, widths,
+                                                        allow_untrained=allow_untrained)))
     rows = []
     for w in widths:
         p = slimkeras.profile(net, w, allow_untrained=allow_untrained)
@@ -45,9 +26,8 @@ def finish_run(cfg, net, datasets, train_time):
         print(f"{r['width']:>7g} {r['macs'] / 1e6:>10.2f} {r['params'] / 1e3:>11.1f} {100 * r['top1']:>8.2f}")
     model_dir = cfg["model_dir"]
     final = os.path.join(model_dir, "final.keras")
-    tmp = os.path.join(model_dir, "tmp-final.keras")
-    net.save(tmp)
-    os.replace(tmp, final)
+    with atomic_path(final) as tmp:
+        net.save(tmp)
     results = {
         "mode": cfg["mode"], "arch": cfg["arch"], "dataset": cfg["dataset"],
         "width_spec": net.width_spec.get_config(), "epochs": cfg["epochs"],
@@ -84,7 +64,6 @@ def plot_spectrum(rows, path, title, other=None):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)
-    os.replace(tmp, path)

@@ -302,17 +302,9 @@ class Cache:
     def flush(self):
         if self.path is None:
             return
-        tmp = f"{self.path}.tmp-{os.getpid()}"
-        with open(tmp, "w") as f:
-            json.dump(self.data, f, indent=1)
-        os.replace(tmp, self.path)
+        from slimkeras.io import write_json_atomic
 
-
-def write_text_atomic(path, text):
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+        write_json_atomic(self.path, self.data, indent=1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -518,14 +510,14 @@ def load_data(args, input_shape):
     """Calibration images, held-out validation images (end of the training split) and the test split."""
     import numpy as np
 
-    from training.data import DataError, load_fashion_mnist, normalize_fashion
+    from slimkeras.datasets import DataError, fashion_mnist
 
     if tuple(input_shape) != (28, 28, 1):
         raise SearchError(f"the model's input is {tuple(input_shape)}; the search reads Fashion-MNIST "
                           "(28, 28, 1) only.")
     try:
-        train_x, train_y = load_fashion_mnist("train", args.data_dir)
-        test_x, test_y = load_fashion_mnist("test", args.data_dir)
+        train_x, train_y = fashion_mnist.load_data("train", args.data_dir)
+        test_x, test_y = fashion_mnist.load_data("test", args.data_dir)
     except DataError as e:
         raise SearchError(str(e)) from None
     pool = len(train_x) - args.val_images
@@ -534,12 +526,12 @@ def load_data(args, input_shape):
         raise SearchError(f"--val_images={args.val_images} leaves {pool} training images for BN calibration; "
                           f"--calib_images/--final_calib_images need {need}.")
     order = np.sort(np.random.default_rng(args.seed).permutation(pool)[:need])
-    calib = normalize_fashion(train_x[order]).numpy()
+    calib = fashion_mnist.normalize(train_x[order]).numpy()
     # Shuffle the calibration images (sorted indices keep the file order; BN batches mix classes better).
     calib = calib[np.random.default_rng(args.seed + 1).permutation(len(calib))]
-    val = (normalize_fashion(train_x[pool:]).numpy(), train_y[pool:].astype(np.int64))
+    val = (fashion_mnist.normalize(train_x[pool:]).numpy(), train_y[pool:].astype(np.int64))
     limit = args.test_images or len(test_x)
-    test = (normalize_fashion(test_x[:limit]).numpy(), test_y[:limit].astype(np.int64))
+    test = (fashion_mnist.normalize(test_x[:limit]).numpy(), test_y[:limit].astype(np.int64))
     return {"calib": calib, "val": val, "test": test, "calib_pool": pool}
 
 
@@ -715,7 +707,8 @@ def run_search(args):
         "export": export_info,
         "evaluations": {"new": dict(cache.new), "new_total": sum(cache.new.values()), "cached": cache.hits},
     }
-    from training.callbacks import write_json_atomic
+
+    from slimkeras.io import write_json_atomic, write_text_atomic
 
     write_text_atomic(os.path.join(out, "search.md"), render_markdown(result))
     write_json_atomic(os.path.join(out, "search.json"), result)

@@ -1,8 +1,10 @@
-"""Images for export: representative (training split) and test images as numpy arrays."""
+"""Whole splits as numpy arrays: test images, calibration and representative images."""
 
 import numpy as np
 
-from training import data as data_lib
+from slimkeras.datasets import fashion_mnist
+from slimkeras.datasets.common import DataError, preprocessing_info, sample_indices, tfds_normalization
+from slimkeras.datasets.pipelines import tfds_pipeline
 
 
 def load_images(dataset, split, input_shape, data_dir=None, limit=None, seed=None):
@@ -14,20 +16,19 @@ def load_images(dataset, split, input_shape, data_dir=None, limit=None, seed=Non
         split: "train" or "test" ("test" means "validation" for ImageNet).
         input_shape: the model's (H, W, C), to pick the tfds preprocessing.
         limit: at most this many images (None: all).
-        seed: if given, a seeded random subset of `limit` images (representative
-            data); otherwise the first `limit` (test data).
+        seed: if given, a seeded random subset of `limit` images (calibration or
+            representative data); otherwise the first `limit` (test data).
 
     Raises:
-        training.data.DataError: the data is missing, with how to get it.
+        DataError: the data is missing, with how to get it.
     """
     if dataset == "fashion_mnist":
-        images, labels = data_lib.load_fashion_mnist(split, data_dir)
-        order = _subset(len(images), limit, seed)
-        return data_lib.normalize_fashion(images[order]).numpy(), labels[order]
+        images, labels = fashion_mnist.load_data(split, data_dir)
+        order = sample_indices(len(images), limit, seed)
+        return fashion_mnist.normalize(images[order]).numpy(), labels[order]
     if split == "test" and dataset.startswith("imagenet"):
         split = "validation"
-    pipeline = data_lib.tfds_pipeline(dataset, split, 256, False, data_dir=data_dir,
-                                      image_size=input_shape[0])
+    pipeline = tfds_pipeline(dataset, split, 256, False, data_dir=data_dir, image_size=input_shape[0])
     if seed is not None:
         pipeline = pipeline.unbatch().shuffle(10 * (limit or 1000), seed=seed).batch(256)
     images, labels = [], []
@@ -43,20 +44,12 @@ def load_images(dataset, split, input_shape, data_dir=None, limit=None, seed=Non
 def metadata(dataset, input_shape, data_dir=None):
     """(class labels, preprocessing dict) of a dataset, as the manifest records them."""
     if dataset == "fashion_mnist":
-        return list(data_lib.FASHION_MNIST_LABELS), data_lib.preprocessing_info(
-            input_shape, [data_lib.FASHION_MNIST_MEAN], [data_lib.FASHION_MNIST_STD])
+        return list(fashion_mnist.LABELS), fashion_mnist.preprocessing()
     import tensorflow_datasets as tfds
 
     try:
         info = tfds.builder(dataset, data_dir=data_dir).info
     except Exception as e:  # an unknown name or unprepared data
-        raise data_lib.DataError(f"tfds dataset {dataset!r}: {type(e).__name__}: {e}") from None
+        raise DataError(f"tfds dataset {dataset!r}: {type(e).__name__}: {e}") from None
     labels = list(info.features["label"].names)
-    return labels, data_lib.preprocessing_info(input_shape, *data_lib.tfds_normalization(input_shape))
-
-
-def _subset(total, limit, seed):
-    count = total if not limit else min(limit, total)
-    if seed is None:
-        return np.arange(count)
-    return np.sort(np.random.default_rng(seed).permutation(total)[:count])
+    return labels, preprocessing_info(input_shape, *tfds_normalization(input_shape))
