@@ -1,6 +1,10 @@
 """slimkeras: slimmable and universally slimmable networks for Keras 3 / TensorFlow."""
 
-from slimkeras import datasets, io, layers, models
+from slimkeras._startup import import_tensorflow_quietly
+
+import_tensorflow_quietly()
+
+from slimkeras import datasets, io, layers, models  # noqa: E402
 from slimkeras.calibration import calibrate_bn
 from slimkeras.channels import active_channels, make_divisible
 from slimkeras.evaluation import evaluate_top1

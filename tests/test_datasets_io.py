@@ -69,3 +69,29 @@ def test_evaluate_top1_matches_numpy_over_arrays_and_datasets():
     assert slimkeras.evaluate_top1(model, (images, labels), widths, batch_size=32) == pytest.approx(want)
     batched = tf.data.Dataset.from_tensor_slices((images, labels)).batch(25)
     assert slimkeras.evaluate_top1(model, batched, widths) == pytest.approx(want)
+
+
+def test_cli_parser_takes_flagfiles_and_reports_one_error_line(tmp_path, capsys):
+    from slimkeras.cli import ArgumentParser
+
+    parser = ArgumentParser(prog="tool")
+    parser.add_argument("--runs", type=int, default=1)
+    flagfile = tmp_path / "a.flags"
+    flagfile.write_text("--runs=5\n")
+    assert parser.parse_args([f"--flagfile={flagfile}"]).runs == 5
+    for bad in (["--runs=x"], [f"--flagfile={tmp_path / 'none.flags'}"]):
+        with pytest.raises(SystemExit) as stop:
+            parser.parse_args(bad)
+        assert stop.value.code == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and "ERROR::" not in err[0]
+
+
+def test_importing_slimkeras_prints_no_cuda_noise():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-c", "import slimkeras"], capture_output=True, text=True,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert result.returncode == 0
+    assert "cuda" not in result.stderr.lower() and "absl::InitializeLog" not in result.stderr, result.stderr
