@@ -29,7 +29,7 @@ import org.slimkeras.core.Precision
 import org.slimkeras.core.Prediction
 import org.slimkeras.core.Preprocessing
 import org.slimkeras.core.Preprocessor
-import org.slimkeras.core.WidthSelector
+import org.slimkeras.core.SelectorConfig
 import java.io.IOException
 import java.util.Locale
 import java.util.concurrent.ExecutorService
@@ -191,7 +191,7 @@ class MainActivity : ComponentActivity() {
         val loaded = manifest ?: return
         val engine = LiteRtEngine(assets, settings.accelerator, settings.threads)
         val classifier = AdaptiveClassifier(engine, loaded.uniformModels(settings.precision),
-            budgetMs, WidthSelector.Config.defaults())
+            budgetMs, SelectorConfig.defaults())
         try {
             classifier.start(blankInput(loaded.preprocessing()), BENCHMARK_RUNS)
             classifier.setBudget(budgetMs) // the slider may have moved while benchmarking
