@@ -29,7 +29,6 @@ public final class ManifestParser {
     public static final String MANIFEST_FILE = "manifest.json";
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
-    private static final double MAX_EXACT_INTEGER = 9007199254740992.0; // 2^53
 
     private final ModelSource source;
 
@@ -73,10 +72,10 @@ public final class ManifestParser {
         if (!(root instanceof Map)) {
             throw new ManifestException(Kind.MALFORMED_JSON, "the top level is not a JSON object");
         }
-        return readManifest(new Fields(asMap(root), "manifest"));
+        return readManifest(ManifestFields.of(root, "manifest"));
     }
 
-    private static Manifest readManifest(Fields top) throws ManifestException {
+    private static Manifest readManifest(ManifestFields top) throws ManifestException {
         readSchemaVersion(top);
         String modelName = top.string("model_name");
         ExportMode mode = ExportMode.fromJsonName(top.string("mode"));
@@ -108,7 +107,7 @@ public final class ManifestParser {
         return new Manifest(modelName, mode, widthRange, widthList, labels, preprocessing, models);
     }
 
-    private static void readSchemaVersion(Fields top) throws ManifestException {
+    private static void readSchemaVersion(ManifestFields top) throws ManifestException {
         Object version = top.required("schema_version");
         if (!(version instanceof Double) || (Double) version != Manifest.SCHEMA_VERSION) {
             throw new ManifestException(Kind.UNSUPPORTED_VERSION, "schema_version " + version
@@ -116,7 +115,7 @@ public final class ManifestParser {
         }
     }
 
-    private static double[] readWidthRange(Fields top, ExportMode mode)
+    private static double[] readWidthRange(ManifestFields top, ExportMode mode)
             throws ManifestException {
         List<Object> range = top.nullableList("width_range");
         if (mode != ExportMode.UNIVERSAL) {
@@ -136,7 +135,7 @@ public final class ManifestParser {
         return new double[] {min, max};
     }
 
-    private static List<Double> readWidthList(Fields top, ExportMode mode)
+    private static List<Double> readWidthList(ManifestFields top, ExportMode mode)
             throws ManifestException {
         List<Object> list = top.nullableList("width_list");
         if (mode == ExportMode.UNIVERSAL) {
@@ -156,7 +155,7 @@ public final class ManifestParser {
         return widths;
     }
 
-    private static List<String> readLabels(Fields top) throws ManifestException {
+    private static List<String> readLabels(ManifestFields top) throws ManifestException {
         List<Object> raw = top.list("labels");
         if (raw.isEmpty()) {
             throw top.bad("labels", "is empty");
@@ -171,7 +170,7 @@ public final class ManifestParser {
         return labels;
     }
 
-    private static Preprocessing readPreprocessing(Fields p) throws ManifestException {
+    private static Preprocessing readPreprocessing(ManifestFields p) throws ManifestException {
         int height = p.positiveInt("height");
         int width = p.positiveInt("width");
         int channels = p.positiveInt("channels");
@@ -193,7 +192,7 @@ public final class ManifestParser {
         return new Preprocessing(height, width, channels, scale, mean, std);
     }
 
-    private static ModelEntry readModel(Fields m, int labelCount, Preprocessing preprocessing)
+    private static ModelEntry readModel(ManifestFields m, int labelCount, Preprocessing preprocessing)
             throws ManifestException {
         String id = m.string("id");
         m = m.named(id);
@@ -236,8 +235,8 @@ public final class ManifestParser {
                 output, macs, params, top1, latency);
     }
 
-    private static Map<String, Double> readStageRatios(Fields m) throws ManifestException {
-        Fields ratios = m.nullableObject("stage_ratios");
+    private static Map<String, Double> readStageRatios(ManifestFields m) throws ManifestException {
+        ManifestFields ratios = m.nullableObject("stage_ratios");
         if (ratios == null) {
             return null;
         }
@@ -248,7 +247,7 @@ public final class ManifestParser {
         return result;
     }
 
-    private static TensorSpec readTensor(Fields t) throws ManifestException {
+    private static TensorSpec readTensor(ManifestFields t) throws ManifestException {
         List<Object> rawShape = t.list("shape");
         if (rawShape.isEmpty()) {
             throw t.bad("shape", "is empty");
@@ -261,7 +260,7 @@ public final class ManifestParser {
         if (dtype == null) {
             throw t.bad("dtype", "must be float32, int8 or uint8, got " + t.map.get("dtype"));
         }
-        Fields q = t.nullableObject("quantization");
+        ManifestFields q = t.nullableObject("quantization");
         if (dtype.isQuantized() && q == null) {
             throw t.bad("quantization", "is required for dtype " + dtype.jsonName());
         }
@@ -274,7 +273,7 @@ public final class ManifestParser {
         return new TensorSpec(shape, dtype, quantization);
     }
 
-    private static Map<Integer, LatencyStats> readLatency(Fields latency)
+    private static Map<Integer, LatencyStats> readLatency(ManifestFields latency)
             throws ManifestException {
         Map<Integer, LatencyStats> result = new LinkedHashMap<>();
         for (String threads : latency.map.keySet()) {
@@ -287,7 +286,7 @@ public final class ManifestParser {
             if (count < 1) {
                 throw latency.bad(threads, "keys must be thread counts >= 1");
             }
-            Fields s = latency.child(latency.map.get(threads), threads);
+            ManifestFields s = latency.child(latency.map.get(threads), threads);
             result.put(count, new LatencyStats(s.nonNegativeNumber("init"),
                     s.nonNegativeNumber("first"), s.nonNegativeNumber("warmup_mean"),
                     s.nonNegativeNumber("mean"), s.nonNegativeNumber("std"),
@@ -363,145 +362,5 @@ public final class ManifestParser {
             out.write(buffer, 0, n);
         }
         return out.toByteArray();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> asMap(Object value) {
-        return (Map<String, Object>) value;
-    }
-
-    /** Typed access to the fields of one JSON object, with errors naming where they are. */
-    private static final class Fields {
-        final Map<String, Object> map;
-        final String where;
-
-        Fields(Map<String, Object> map, String where) {
-            this.map = map;
-            this.where = where;
-        }
-
-        /** The same object, described with the model id for clearer messages. */
-        Fields named(String id) {
-            return new Fields(map, where + " (id \"" + id + "\")");
-        }
-
-        Fields child(Object value, String key) throws ManifestException {
-            if (!(value instanceof Map)) {
-                throw bad(key, "must be an object, got " + value);
-            }
-            return new Fields(asMap(value), where + "." + key);
-        }
-
-        Fields element(List<Object> list, String key, int index) throws ManifestException {
-            Object value = list.get(index);
-            if (!(value instanceof Map)) {
-                throw bad(key + "[" + index + "]", "must be an object, got " + value);
-            }
-            return new Fields(asMap(value), key + "[" + index + "]");
-        }
-
-        Object required(String key) throws ManifestException {
-            if (!map.containsKey(key)) {
-                throw new ManifestException(Kind.MISSING_FIELD,
-                        where + ": field \"" + key + "\" is missing");
-            }
-            return map.get(key);
-        }
-
-        ManifestException bad(String key, String problem) {
-            return new ManifestException(Kind.BAD_VALUE, where + "." + key + " " + problem);
-        }
-
-        String string(String key) throws ManifestException {
-            Object value = required(key);
-            if (!(value instanceof String) || ((String) value).isEmpty()) {
-                throw bad(key, "must be a non-empty string, got " + value);
-            }
-            return (String) value;
-        }
-
-        Fields object(String key) throws ManifestException {
-            return child(required(key), key);
-        }
-
-        Fields nullableObject(String key) throws ManifestException {
-            Object value = required(key);
-            return value == null ? null : child(value, key);
-        }
-
-        List<Object> list(String key) throws ManifestException {
-            List<Object> list = nullableList(key);
-            if (list == null) {
-                throw bad(key, "must be a list, got null");
-            }
-            return list;
-        }
-
-        @SuppressWarnings("unchecked")
-        List<Object> nullableList(String key) throws ManifestException {
-            Object value = required(key);
-            if (value != null && !(value instanceof List)) {
-                throw bad(key, "must be a list, got " + value);
-            }
-            return (List<Object>) value;
-        }
-
-        double number(Object value, String key) throws ManifestException {
-            if (!(value instanceof Double)) {
-                throw bad(key, "must be a number, got " + value);
-            }
-            return (Double) value;
-        }
-
-        double positiveNumber(Object value, String key) throws ManifestException {
-            double number = number(value, key);
-            if (!(number > 0)) {
-                throw bad(key, "must be > 0, got " + number);
-            }
-            return number;
-        }
-
-        double nonNegativeNumber(String key) throws ManifestException {
-            double number = number(required(key), key);
-            if (number < 0) {
-                throw bad(key, "must be >= 0, got " + number);
-            }
-            return number;
-        }
-
-        /** A number, or NaN for JSON null. */
-        double nullableNumber(String key) throws ManifestException {
-            Object value = required(key);
-            return value == null ? Double.NaN : number(value, key);
-        }
-
-        double[] numbers(String key, int expectedLength) throws ManifestException {
-            List<Object> list = list(key);
-            if (list.size() != expectedLength) {
-                throw bad(key, "must have " + expectedLength + " values, got " + list.size());
-            }
-            double[] result = new double[expectedLength];
-            for (int i = 0; i < expectedLength; i++) {
-                result[i] = number(list.get(i), key + "[" + i + "]");
-            }
-            return result;
-        }
-
-        long integer(Object value, String key, long min, long max) throws ManifestException {
-            double number = number(value, key);
-            if (number != Math.rint(number) || Math.abs(number) > MAX_EXACT_INTEGER
-                    || number < min || number > max) {
-                throw bad(key, "must be an integer in [" + min + ", " + max + "], got " + value);
-            }
-            return (long) number;
-        }
-
-        int positiveInt(String key) throws ManifestException {
-            return (int) integer(required(key), key, 1, Integer.MAX_VALUE);
-        }
-
-        long nonNegativeLong(String key) throws ManifestException {
-            return integer(required(key), key, 0, Long.MAX_VALUE);
-        }
     }
 }
