@@ -245,7 +245,8 @@ class MainActivity : ComponentActivity() {
                 showFailures(current.classifier.failures())
                 return
             }
-            val top3 = Prediction.topK(outcome.result().scores(), current.manifest.labels(), 3)
+            // Probabilities whatever the model outputs (a softmax of logits; see output_kind).
+            val top3 = Prediction.topK(outcome.result().scores(), current.manifest, 3)
             val p90 = current.classifier.tracker(outcome.model()).p90()
             runOnUiThread { showOutcome(outcome, top3, p90) }
         }

@@ -54,6 +54,9 @@ public final class ManifestParser {
         for (ModelEntry model : manifest.models()) {
             verifyFile(model);
         }
+        if (manifest.labelsFile() != null) {
+            verifyLabelsFile(manifest.labelsFile(), manifest.labels().size());
+        }
         return manifest;
     }
 
@@ -86,6 +89,8 @@ public final class ManifestParser {
         double[] widthRange = readWidthRange(top, mode);
         List<Double> widthList = readWidthList(top, mode);
         List<String> labels = readLabels(top);
+        String labelsFile = top.has("labels_file") ? relativePath(top, "labels_file") : null;
+        OutputKind outputKind = readOutputKind(top);
         Preprocessing preprocessing = readPreprocessing(top.object("preprocessing"));
 
         List<Object> rawModels = top.list("models");
@@ -104,7 +109,8 @@ public final class ManifestParser {
             models.add(model);
         }
         checkWidthOrder(models);
-        return new Manifest(modelName, mode, widthRange, widthList, labels, preprocessing, models);
+        return new Manifest(modelName, mode, widthRange, widthList, labels, labelsFile,
+                outputKind, preprocessing, models);
     }
 
     private static void readSchemaVersion(ManifestFields top) throws ManifestException {
@@ -170,6 +176,29 @@ public final class ManifestParser {
         return labels;
     }
 
+    private static OutputKind readOutputKind(ManifestFields top) throws ManifestException {
+        if (!top.has("output_kind")) {
+            return OutputKind.DEFAULT;
+        }
+        Object value = top.map.get("output_kind");
+        OutputKind kind = value instanceof String ? OutputKind.fromJsonName((String) value) : null;
+        if (kind == null) {
+            throw top.bad("output_kind", "must be probabilities or logits, got " + value);
+        }
+        return kind;
+    }
+
+    /** A path inside the export folder: relative, no {@code ..} component, no backslash. */
+    private static String relativePath(ManifestFields fields, String key)
+            throws ManifestException {
+        String path = fields.string(key);
+        if (path.startsWith("/") || path.contains("\\") || ("/" + path + "/").contains("/../")) {
+            throw fields.bad(key, "must be a relative path inside the export folder, got "
+                    + path);
+        }
+        return path;
+    }
+
     private static Preprocessing readPreprocessing(ManifestFields p) throws ManifestException {
         int height = p.positiveInt("height");
         int width = p.positiveInt("width");
@@ -189,7 +218,19 @@ public final class ManifestParser {
         if (!"NHWC".equals(layout)) {
             throw p.bad("layout", "must be NHWC, got " + layout);
         }
-        return new Preprocessing(height, width, channels, scale, mean, std);
+        int resize = 0;
+        if (p.has("resize")) {
+            resize = (int) p.integer(p.map.get("resize"), "resize", Math.max(height, width),
+                    Integer.MAX_VALUE);
+        }
+        int crop = 0;
+        if (p.has("crop")) {
+            if (resize == 0) {
+                throw p.bad("crop", "needs resize (the crop is taken from the resized frame)");
+            }
+            crop = (int) p.integer(p.map.get("crop"), "crop", 1, resize);
+        }
+        return new Preprocessing(height, width, channels, scale, mean, std, resize, crop);
     }
 
     private static ModelEntry readModel(ManifestFields m, int labelCount, Preprocessing preprocessing)
@@ -202,10 +243,7 @@ public final class ManifestParser {
         if (precision == null) {
             throw m.bad("precision", "must be fp32, fp16 or int8, got " + m.map.get("precision"));
         }
-        String path = m.string("path");
-        if (path.startsWith("/") || path.contains("\\") || ("/" + path + "/").contains("/../")) {
-            throw m.bad("path", "must be a relative path inside the export folder, got " + path);
-        }
+        String path = relativePath(m, "path");
         String sha256 = m.string("sha256");
         if (!SHA256_HEX.matcher(sha256).matches()) {
             throw m.bad("sha256", "must be 64 lower-case hex digits, got " + sha256);
@@ -336,6 +374,37 @@ public final class ManifestParser {
             throw new ManifestException(Kind.BAD_VALUE, "model " + model.id() + ": bytes is "
                     + model.bytes() + " but " + model.path() + " has " + size + " bytes");
         }
+    }
+
+    /** Checks that the labels file exists and has one line per label. */
+    private void verifyLabelsFile(String path, int labelCount)
+            throws ManifestException, IOException {
+        if (!source.exists(path)) {
+            throw new ManifestException(Kind.MISSING_FILE, "labels_file " + path + " not found");
+        }
+        String text;
+        try (InputStream in = source.open(path)) {
+            text = new String(readAll(in), StandardCharsets.UTF_8);
+        }
+        int lines = countLines(text);
+        if (lines != labelCount) {
+            throw new ManifestException(Kind.BAD_VALUE, "labels_file " + path + " has " + lines
+                    + " lines but the manifest has " + labelCount + " labels");
+        }
+    }
+
+    /** Lines of {@code text}; a final line break does not start another line. */
+    static int countLines(String text) {
+        if (text.isEmpty()) {
+            return 0;
+        }
+        int breaks = 0;
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) == '\n') {
+                breaks++;
+            }
+        }
+        return text.endsWith("\n") ? breaks : breaks + 1;
     }
 
     private static MessageDigest sha256Digest() {
