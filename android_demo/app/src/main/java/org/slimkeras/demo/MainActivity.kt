@@ -21,6 +21,8 @@ import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import org.slimkeras.core.AdaptiveClassifier
+import org.slimkeras.core.BudgetScale
+import org.slimkeras.core.FrameConverter
 import org.slimkeras.core.Manifest
 import org.slimkeras.core.ManifestException
 import org.slimkeras.core.ManifestParser
@@ -236,8 +238,9 @@ class MainActivity : ComponentActivity() {
         image.use {
             val current = session ?: return
             val p = current.manifest.preprocessing()
-            val input = Preprocessor.normalize(
-                FrameConverter.toPixels(image, p.width(), p.height(), invert), p)
+            val pixels = FrameConverter.toModelPixels(CameraFrames.argbImage(image),
+                image.imageInfo.rotationDegrees, p, invert)
+            val input = Preprocessor.normalize(pixels, p)
             val outcome = try {
                 current.classifier.classify(input)
             } catch (e: RuntimeException) {
