@@ -84,8 +84,8 @@ public final class ImageOps {
                 return new ArgbImage(h, w, out);
             }
             default:
-                throw new IllegalArgumentException("rotation must be 0, 90, 180 or 270 degrees, got "
-                        + degrees);
+                throw new IllegalArgumentException(
+                        "rotation must be 0, 90, 180 or 270 degrees, got " + degrees);
         }
     }
 
@@ -115,7 +115,8 @@ public final class ImageOps {
                 int bottomRight = image.pixel(xs.high[x], ys.high[y]);
                 int argb = 0;
                 for (int shift = 0; shift < 32; shift += 8) {
-                    double top = lerp(channel(topLeft, shift), channel(topRight, shift), xs.frac[x]);
+                    double top = lerp(channel(topLeft, shift), channel(topRight, shift),
+                            xs.frac[x]);
                     double bottom = lerp(channel(bottomLeft, shift), channel(bottomRight, shift),
                             xs.frac[x]);
                     long level = Math.round(lerp(top, bottom, ys.frac[y]));

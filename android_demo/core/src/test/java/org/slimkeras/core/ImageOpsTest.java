@@ -136,7 +136,8 @@ class ImageOpsTest {
     @Test
     void bilinearMatchesTheReferenceOnRandomImages() {
         Random random = new Random(17);
-        int[][] sizes = {{7, 5, 3, 2}, {5, 7, 11, 13}, {40, 30, 28, 28}, {9, 9, 4, 6}, {1, 1, 3, 2}};
+        int[][] sizes = {{7, 5, 3, 2}, {5, 7, 11, 13}, {40, 30, 28, 28}, {9, 9, 4, 6},
+                {1, 1, 3, 2}};
         for (int[] s : sizes) {
             int[] pixels = new int[s[0] * s[1]];
             for (int i = 0; i < pixels.length; i++) {

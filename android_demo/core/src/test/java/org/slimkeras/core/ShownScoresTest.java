@@ -111,7 +111,8 @@ class ShownScoresTest {
         for (Prediction p : all) {
             assertEquals(probabilities[p.index()], p.score(), 0.0);
         }
-        assertArrayEquals(probabilities, Prediction.probabilities(output, OutputKind.PROBABILITIES));
+        assertArrayEquals(probabilities,
+                Prediction.probabilities(output, OutputKind.PROBABILITIES));
     }
 
     @Test
