@@ -21,6 +21,8 @@ import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
 import org.slimkeras.core.AdaptiveClassifier
+import org.slimkeras.core.BudgetScale
+import org.slimkeras.core.FrameConverter
 import org.slimkeras.core.Manifest
 import org.slimkeras.core.ManifestException
 import org.slimkeras.core.ManifestParser
@@ -29,7 +31,7 @@ import org.slimkeras.core.Precision
 import org.slimkeras.core.Prediction
 import org.slimkeras.core.Preprocessing
 import org.slimkeras.core.Preprocessor
-import org.slimkeras.core.WidthSelector
+import org.slimkeras.core.SelectorConfig
 import java.io.IOException
 import java.util.Locale
 import java.util.concurrent.ExecutorService
@@ -191,7 +193,7 @@ class MainActivity : ComponentActivity() {
         val loaded = manifest ?: return
         val engine = LiteRtEngine(assets, settings.accelerator, settings.threads)
         val classifier = AdaptiveClassifier(engine, loaded.uniformModels(settings.precision),
-            budgetMs, WidthSelector.Config.defaults())
+            budgetMs, SelectorConfig.defaults())
         try {
             classifier.start(blankInput(loaded.preprocessing()), BENCHMARK_RUNS)
             classifier.setBudget(budgetMs) // the slider may have moved while benchmarking
@@ -236,8 +238,9 @@ class MainActivity : ComponentActivity() {
         image.use {
             val current = session ?: return
             val p = current.manifest.preprocessing()
-            val input = Preprocessor.normalize(
-                FrameConverter.toPixels(image, p.width(), p.height(), invert), p)
+            val pixels = FrameConverter.toModelPixels(CameraFrames.argbImage(image),
+                image.imageInfo.rotationDegrees, p, invert)
+            val input = Preprocessor.normalize(pixels, p)
             val outcome = try {
                 current.classifier.classify(input)
             } catch (e: RuntimeException) {
@@ -245,7 +248,8 @@ class MainActivity : ComponentActivity() {
                 showFailures(current.classifier.failures())
                 return
             }
-            val top3 = Prediction.topK(outcome.result().scores(), current.manifest.labels(), 3)
+            // Probabilities whatever the model outputs (a softmax of logits; see output_kind).
+            val top3 = Prediction.topK(outcome.result().scores(), current.manifest, 3)
             val p90 = current.classifier.tracker(outcome.model()).p90()
             runOnUiThread { showOutcome(outcome, top3, p90) }
         }

@@ -8,9 +8,10 @@ import java.util.Map;
 /**
  * Drives an {@link InferenceEngine} with a {@link WidthSelector}: loads and benchmarks every
  * width at start-up, then classifies each frame with the current width, reports its latency,
- * and runs the probes the selector asks for. Used by the Android app; tested here with a fake
- * engine. The per-frame order is the one of {@link TraceRunner}. Methods are synchronized so a
- * UI thread may change the budget while an analysis thread classifies.
+ * and runs the probes the selector asks for, one {@link WidthSelector#step} per frame (as
+ * {@link TraceRunner} does per trace step). Used by the Android app; tested here with a fake
+ * engine. Methods are synchronized so a UI thread may change the budget while an analysis
+ * thread classifies.
  */
 public final class AdaptiveClassifier implements AutoCloseable {
     /** What one {@link #classify} call did. */
@@ -57,7 +58,7 @@ public final class AdaptiveClassifier implements AutoCloseable {
      *     (see {@link Manifest#uniformModels})
      */
     public AdaptiveClassifier(InferenceEngine engine, List<ModelEntry> models, double budgetMs,
-                              WidthSelector.Config config) {
+                              SelectorConfig config) {
         this.engine = engine;
         this.selector = new WidthSelector<>(models, budgetMs, config);
     }
@@ -105,23 +106,20 @@ public final class AdaptiveClassifier implements AutoCloseable {
         if (model == null) {
             throw new IllegalStateException("call start() before classify()");
         }
-        InferenceResult result;
+        FrameRunner runner = new FrameRunner(input);
         try {
-            result = engine.run(model, input);
+            StepResult<ModelEntry> step = selector.step(runner);
+            return new Outcome(model, runner.firstResult, step.probe(), step.next());
         } catch (RuntimeException e) {
-            fail(model, e);
-            throw e;
-        }
-        selector.onResult(model, result.latencyMs());
-        ModelEntry probe = selector.nextProbe();
-        if (probe != null) {
-            try {
-                selector.onResult(probe, engine.run(probe, input).latencyMs());
-            } catch (RuntimeException e) {
-                fail(probe, e);
+            if (runner.failed == null) {
+                throw e; // not a failed run
             }
+            fail(runner.failed, e);
+            if (runner.failed == model) {
+                throw e;
+            }
+            return new Outcome(model, runner.firstResult, runner.failed, selector.current());
         }
-        return new Outcome(model, result, probe, selector.current());
     }
 
     /** Changes the budget and re-picks at once. */
@@ -147,6 +145,34 @@ public final class AdaptiveClassifier implements AutoCloseable {
     @Override
     public synchronized void close() {
         engine.close();
+    }
+
+    /** Runs models on one frame's input for {@link WidthSelector#step}. */
+    private final class FrameRunner implements ModelRunner<ModelEntry> {
+        private final float[] input;
+        /** The result of the step's first run: the current model's. */
+        private InferenceResult firstResult;
+        /** The model whose run threw, or null. */
+        private ModelEntry failed;
+
+        FrameRunner(float[] input) {
+            this.input = input;
+        }
+
+        @Override
+        public double run(ModelEntry model) {
+            InferenceResult result;
+            try {
+                result = engine.run(model, input);
+            } catch (RuntimeException e) {
+                failed = model;
+                throw e;
+            }
+            if (firstResult == null) {
+                firstResult = result;
+            }
+            return result.latencyMs();
+        }
     }
 
     private void fail(ModelEntry model, Exception cause) {

@@ -2,6 +2,8 @@ package org.slimkeras.core;
 
 import java.io.File;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.List;
@@ -12,20 +14,31 @@ import java.util.List;
  * <pre>
  * java -cp build/main org.slimkeras.core.CoreTool manifest EXPORT_DIR
  * java -cp build/main org.slimkeras.core.CoreTool trace TRACE.json
+ * java -cp build/main org.slimkeras.core.CoreTool scores EXPORT_DIR MODEL_ID OUTPUT.bin
  * </pre>
  *
  * {@code manifest} validates an export directory exactly as the app does and prints one line
  * per model ({@code id width precision bytes}); on a bad manifest it prints
  * {@code INVALID KIND: message} and exits 1. {@code trace} replays a latency trace through
- * {@link TraceRunner} and prints the picked width of every step, one per line.
+ * {@link TraceRunner} and prints the picked width of every step, one per line. {@code scores}
+ * validates the export, decodes a raw output tensor of model {@code MODEL_ID} (its bytes in
+ * little-endian order, as numpy's {@code tobytes()} writes them on x86 and ARM) as the app
+ * does, and prints the scores the app would show for every class, best first, one
+ * {@code probability index label} line each.
  */
 public final class CoreTool {
     private CoreTool() {}
 
     public static void main(String[] args) throws IOException {
-        if (args.length != 2 || !(args[0].equals("manifest") || args[0].equals("trace"))) {
-            System.err.println("usage: CoreTool manifest EXPORT_DIR | CoreTool trace TRACE.json");
+        boolean scores = args.length == 4 && args[0].equals("scores");
+        if (!scores && (args.length != 2
+                || !(args[0].equals("manifest") || args[0].equals("trace")))) {
+            System.err.println("usage: CoreTool manifest EXPORT_DIR | CoreTool trace TRACE.json"
+                    + " | CoreTool scores EXPORT_DIR MODEL_ID OUTPUT.bin");
             System.exit(2);
+        }
+        if (scores) {
+            System.exit(showScores(new File(args[1]), args[2], new File(args[3])));
         }
         if (args[0].equals("manifest")) {
             System.exit(checkManifest(new File(args[1])));
@@ -46,6 +59,36 @@ public final class CoreTool {
             System.out.println("INVALID " + e.kind() + ": " + e.getMessage());
             return 1;
         }
+    }
+
+    private static int showScores(File directory, String modelId, File output)
+            throws IOException {
+        Manifest manifest;
+        try {
+            manifest = new ManifestParser(new DirectoryModelSource(directory)).parse();
+        } catch (ManifestException e) {
+            System.out.println("INVALID " + e.kind() + ": " + e.getMessage());
+            return 1;
+        }
+        for (ModelEntry model : manifest.models()) {
+            if (model.id().equals(modelId)) {
+                ByteBuffer raw = ByteBuffer.wrap(Files.readAllBytes(output.toPath()))
+                        .order(ByteOrder.LITTLE_ENDIAN);
+                if (raw.capacity() != model.output().byteSize()) {
+                    System.out.println("INVALID output: " + output + " has " + raw.capacity()
+                            + " bytes, model " + modelId + " outputs "
+                            + model.output().byteSize());
+                    return 1;
+                }
+                float[] scores = TensorCodec.decode(raw, model.output());
+                for (Prediction p : Prediction.topK(scores, manifest, scores.length)) {
+                    System.out.println(p.score() + " " + p.index() + " " + p.label());
+                }
+                return 0;
+            }
+        }
+        System.out.println("INVALID model id: " + modelId + " is not in the manifest");
+        return 1;
     }
 
     private static int replayTrace(File file) throws IOException {

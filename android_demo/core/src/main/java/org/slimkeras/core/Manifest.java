@@ -17,20 +17,26 @@ public final class Manifest {
     private final double[] widthRange;
     private final List<Double> widthList;
     private final List<String> labels;
+    private final String labelsFile;
+    private final OutputKind outputKind;
     private final Preprocessing preprocessing;
     private final List<ModelEntry> models;
 
     /**
      * @param widthRange {@code [min, max]} for universal exports, else null
      * @param widthList the switch widths for other exports, else null
+     * @param labelsFile path of the labels file inside the export folder, or null
      */
     public Manifest(String modelName, ExportMode mode, double[] widthRange, List<Double> widthList,
-                    List<String> labels, Preprocessing preprocessing, List<ModelEntry> models) {
+                    List<String> labels, String labelsFile, OutputKind outputKind,
+                    Preprocessing preprocessing, List<ModelEntry> models) {
         this.modelName = modelName;
         this.mode = mode;
         this.widthRange = widthRange == null ? null : widthRange.clone();
         this.widthList = widthList == null ? null : Collections.unmodifiableList(widthList);
         this.labels = Collections.unmodifiableList(labels);
+        this.labelsFile = labelsFile;
+        this.outputKind = outputKind;
         this.preprocessing = preprocessing;
         this.models = Collections.unmodifiableList(models);
     }
@@ -56,6 +62,19 @@ public final class Manifest {
     /** Class names, indexed like the model output. */
     public List<String> labels() {
         return labels;
+    }
+
+    /**
+     * The labels file ({@code "labels_file"}: one label per line, in class order, for tools
+     * that read labels beside the model), relative to the export folder; null if there is none.
+     */
+    public String labelsFile() {
+        return labelsFile;
+    }
+
+    /** What every model outputs: probabilities or logits (the default of older exports). */
+    public OutputKind outputKind() {
+        return outputKind;
     }
 
     public Preprocessing preprocessing() {

@@ -29,7 +29,6 @@ public final class ManifestParser {
     public static final String MANIFEST_FILE = "manifest.json";
 
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
-    private static final double MAX_EXACT_INTEGER = 9007199254740992.0; // 2^53
 
     private final ModelSource source;
 
@@ -55,6 +54,9 @@ public final class ManifestParser {
         for (ModelEntry model : manifest.models()) {
             verifyFile(model);
         }
+        if (manifest.labelsFile() != null) {
+            verifyLabelsFile(manifest.labelsFile(), manifest.labels().size());
+        }
         return manifest;
     }
 
@@ -73,10 +75,10 @@ public final class ManifestParser {
         if (!(root instanceof Map)) {
             throw new ManifestException(Kind.MALFORMED_JSON, "the top level is not a JSON object");
         }
-        return readManifest(new Fields(asMap(root), "manifest"));
+        return readManifest(ManifestFields.of(root, "manifest"));
     }
 
-    private static Manifest readManifest(Fields top) throws ManifestException {
+    private static Manifest readManifest(ManifestFields top) throws ManifestException {
         readSchemaVersion(top);
         String modelName = top.string("model_name");
         ExportMode mode = ExportMode.fromJsonName(top.string("mode"));
@@ -87,6 +89,8 @@ public final class ManifestParser {
         double[] widthRange = readWidthRange(top, mode);
         List<Double> widthList = readWidthList(top, mode);
         List<String> labels = readLabels(top);
+        String labelsFile = top.has("labels_file") ? relativePath(top, "labels_file") : null;
+        OutputKind outputKind = readOutputKind(top);
         Preprocessing preprocessing = readPreprocessing(top.object("preprocessing"));
 
         List<Object> rawModels = top.list("models");
@@ -105,10 +109,11 @@ public final class ManifestParser {
             models.add(model);
         }
         checkWidthOrder(models);
-        return new Manifest(modelName, mode, widthRange, widthList, labels, preprocessing, models);
+        return new Manifest(modelName, mode, widthRange, widthList, labels, labelsFile,
+                outputKind, preprocessing, models);
     }
 
-    private static void readSchemaVersion(Fields top) throws ManifestException {
+    private static void readSchemaVersion(ManifestFields top) throws ManifestException {
         Object version = top.required("schema_version");
         if (!(version instanceof Double) || (Double) version != Manifest.SCHEMA_VERSION) {
             throw new ManifestException(Kind.UNSUPPORTED_VERSION, "schema_version " + version
@@ -116,7 +121,7 @@ public final class ManifestParser {
         }
     }
 
-    private static double[] readWidthRange(Fields top, ExportMode mode)
+    private static double[] readWidthRange(ManifestFields top, ExportMode mode)
             throws ManifestException {
         List<Object> range = top.nullableList("width_range");
         if (mode != ExportMode.UNIVERSAL) {
@@ -136,7 +141,7 @@ public final class ManifestParser {
         return new double[] {min, max};
     }
 
-    private static List<Double> readWidthList(Fields top, ExportMode mode)
+    private static List<Double> readWidthList(ManifestFields top, ExportMode mode)
             throws ManifestException {
         List<Object> list = top.nullableList("width_list");
         if (mode == ExportMode.UNIVERSAL) {
@@ -156,7 +161,7 @@ public final class ManifestParser {
         return widths;
     }
 
-    private static List<String> readLabels(Fields top) throws ManifestException {
+    private static List<String> readLabels(ManifestFields top) throws ManifestException {
         List<Object> raw = top.list("labels");
         if (raw.isEmpty()) {
             throw top.bad("labels", "is empty");
@@ -171,7 +176,30 @@ public final class ManifestParser {
         return labels;
     }
 
-    private static Preprocessing readPreprocessing(Fields p) throws ManifestException {
+    private static OutputKind readOutputKind(ManifestFields top) throws ManifestException {
+        if (!top.has("output_kind")) {
+            return OutputKind.DEFAULT;
+        }
+        Object value = top.map.get("output_kind");
+        OutputKind kind = value instanceof String ? OutputKind.fromJsonName((String) value) : null;
+        if (kind == null) {
+            throw top.bad("output_kind", "must be probabilities or logits, got " + value);
+        }
+        return kind;
+    }
+
+    /** A path inside the export folder: relative, no {@code ..} component, no backslash. */
+    private static String relativePath(ManifestFields fields, String key)
+            throws ManifestException {
+        String path = fields.string(key);
+        if (path.startsWith("/") || path.contains("\\") || ("/" + path + "/").contains("/../")) {
+            throw fields.bad(key, "must be a relative path inside the export folder, got "
+                    + path);
+        }
+        return path;
+    }
+
+    private static Preprocessing readPreprocessing(ManifestFields p) throws ManifestException {
         int height = p.positiveInt("height");
         int width = p.positiveInt("width");
         int channels = p.positiveInt("channels");
@@ -190,10 +218,22 @@ public final class ManifestParser {
         if (!"NHWC".equals(layout)) {
             throw p.bad("layout", "must be NHWC, got " + layout);
         }
-        return new Preprocessing(height, width, channels, scale, mean, std);
+        int resize = 0;
+        if (p.has("resize")) {
+            resize = (int) p.integer(p.map.get("resize"), "resize", Math.max(height, width),
+                    Integer.MAX_VALUE);
+        }
+        int crop = 0;
+        if (p.has("crop")) {
+            if (resize == 0) {
+                throw p.bad("crop", "needs resize (the crop is taken from the resized frame)");
+            }
+            crop = (int) p.integer(p.map.get("crop"), "crop", 1, resize);
+        }
+        return new Preprocessing(height, width, channels, scale, mean, std, resize, crop);
     }
 
-    private static ModelEntry readModel(Fields m, int labelCount, Preprocessing preprocessing)
+    private static ModelEntry readModel(ManifestFields m, int labelCount, Preprocessing preprocessing)
             throws ManifestException {
         String id = m.string("id");
         m = m.named(id);
@@ -203,10 +243,7 @@ public final class ManifestParser {
         if (precision == null) {
             throw m.bad("precision", "must be fp32, fp16 or int8, got " + m.map.get("precision"));
         }
-        String path = m.string("path");
-        if (path.startsWith("/") || path.contains("\\") || ("/" + path + "/").contains("/../")) {
-            throw m.bad("path", "must be a relative path inside the export folder, got " + path);
-        }
+        String path = relativePath(m, "path");
         String sha256 = m.string("sha256");
         if (!SHA256_HEX.matcher(sha256).matches()) {
             throw m.bad("sha256", "must be 64 lower-case hex digits, got " + sha256);
@@ -236,8 +273,8 @@ public final class ManifestParser {
                 output, macs, params, top1, latency);
     }
 
-    private static Map<String, Double> readStageRatios(Fields m) throws ManifestException {
-        Fields ratios = m.nullableObject("stage_ratios");
+    private static Map<String, Double> readStageRatios(ManifestFields m) throws ManifestException {
+        ManifestFields ratios = m.nullableObject("stage_ratios");
         if (ratios == null) {
             return null;
         }
@@ -248,7 +285,7 @@ public final class ManifestParser {
         return result;
     }
 
-    private static TensorSpec readTensor(Fields t) throws ManifestException {
+    private static TensorSpec readTensor(ManifestFields t) throws ManifestException {
         List<Object> rawShape = t.list("shape");
         if (rawShape.isEmpty()) {
             throw t.bad("shape", "is empty");
@@ -261,7 +298,7 @@ public final class ManifestParser {
         if (dtype == null) {
             throw t.bad("dtype", "must be float32, int8 or uint8, got " + t.map.get("dtype"));
         }
-        Fields q = t.nullableObject("quantization");
+        ManifestFields q = t.nullableObject("quantization");
         if (dtype.isQuantized() && q == null) {
             throw t.bad("quantization", "is required for dtype " + dtype.jsonName());
         }
@@ -274,7 +311,7 @@ public final class ManifestParser {
         return new TensorSpec(shape, dtype, quantization);
     }
 
-    private static Map<Integer, LatencyStats> readLatency(Fields latency)
+    private static Map<Integer, LatencyStats> readLatency(ManifestFields latency)
             throws ManifestException {
         Map<Integer, LatencyStats> result = new LinkedHashMap<>();
         for (String threads : latency.map.keySet()) {
@@ -287,7 +324,7 @@ public final class ManifestParser {
             if (count < 1) {
                 throw latency.bad(threads, "keys must be thread counts >= 1");
             }
-            Fields s = latency.child(latency.map.get(threads), threads);
+            ManifestFields s = latency.child(latency.map.get(threads), threads);
             result.put(count, new LatencyStats(s.nonNegativeNumber("init"),
                     s.nonNegativeNumber("first"), s.nonNegativeNumber("warmup_mean"),
                     s.nonNegativeNumber("mean"), s.nonNegativeNumber("std"),
@@ -339,6 +376,37 @@ public final class ManifestParser {
         }
     }
 
+    /** Checks that the labels file exists and has one line per label. */
+    private void verifyLabelsFile(String path, int labelCount)
+            throws ManifestException, IOException {
+        if (!source.exists(path)) {
+            throw new ManifestException(Kind.MISSING_FILE, "labels_file " + path + " not found");
+        }
+        String text;
+        try (InputStream in = source.open(path)) {
+            text = new String(readAll(in), StandardCharsets.UTF_8);
+        }
+        int lines = countLines(text);
+        if (lines != labelCount) {
+            throw new ManifestException(Kind.BAD_VALUE, "labels_file " + path + " has " + lines
+                    + " lines but the manifest has " + labelCount + " labels");
+        }
+    }
+
+    /** Lines of {@code text}; a final line break does not start another line. */
+    static int countLines(String text) {
+        if (text.isEmpty()) {
+            return 0;
+        }
+        int breaks = 0;
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) == '\n') {
+                breaks++;
+            }
+        }
+        return text.endsWith("\n") ? breaks : breaks + 1;
+    }
+
     private static MessageDigest sha256Digest() {
         try {
             return MessageDigest.getInstance("SHA-256");
@@ -363,145 +431,5 @@ public final class ManifestParser {
             out.write(buffer, 0, n);
         }
         return out.toByteArray();
-    }
-
-    @SuppressWarnings("unchecked")
-    private static Map<String, Object> asMap(Object value) {
-        return (Map<String, Object>) value;
-    }
-
-    /** Typed access to the fields of one JSON object, with errors naming where they are. */
-    private static final class Fields {
-        final Map<String, Object> map;
-        final String where;
-
-        Fields(Map<String, Object> map, String where) {
-            this.map = map;
-            this.where = where;
-        }
-
-        /** The same object, described with the model id for clearer messages. */
-        Fields named(String id) {
-            return new Fields(map, where + " (id \"" + id + "\")");
-        }
-
-        Fields child(Object value, String key) throws ManifestException {
-            if (!(value instanceof Map)) {
-                throw bad(key, "must be an object, got " + value);
-            }
-            return new Fields(asMap(value), where + "." + key);
-        }
-
-        Fields element(List<Object> list, String key, int index) throws ManifestException {
-            Object value = list.get(index);
-            if (!(value instanceof Map)) {
-                throw bad(key + "[" + index + "]", "must be an object, got " + value);
-            }
-            return new Fields(asMap(value), key + "[" + index + "]");
-        }
-
-        Object required(String key) throws ManifestException {
-            if (!map.containsKey(key)) {
-                throw new ManifestException(Kind.MISSING_FIELD,
-                        where + ": field \"" + key + "\" is missing");
-            }
-            return map.get(key);
-        }
-
-        ManifestException bad(String key, String problem) {
-            return new ManifestException(Kind.BAD_VALUE, where + "." + key + " " + problem);
-        }
-
-        String string(String key) throws ManifestException {
-            Object value = required(key);
-            if (!(value instanceof String) || ((String) value).isEmpty()) {
-                throw bad(key, "must be a non-empty string, got " + value);
-            }
-            return (String) value;
-        }
-
-        Fields object(String key) throws ManifestException {
-            return child(required(key), key);
-        }
-
-        Fields nullableObject(String key) throws ManifestException {
-            Object value = required(key);
-            return value == null ? null : child(value, key);
-        }
-
-        List<Object> list(String key) throws ManifestException {
-            List<Object> list = nullableList(key);
-            if (list == null) {
-                throw bad(key, "must be a list, got null");
-            }
-            return list;
-        }
-
-        @SuppressWarnings("unchecked")
-        List<Object> nullableList(String key) throws ManifestException {
-            Object value = required(key);
-            if (value != null && !(value instanceof List)) {
-                throw bad(key, "must be a list, got " + value);
-            }
-            return (List<Object>) value;
-        }
-
-        double number(Object value, String key) throws ManifestException {
-            if (!(value instanceof Double)) {
-                throw bad(key, "must be a number, got " + value);
-            }
-            return (Double) value;
-        }
-
-        double positiveNumber(Object value, String key) throws ManifestException {
-            double number = number(value, key);
-            if (!(number > 0)) {
-                throw bad(key, "must be > 0, got " + number);
-            }
-            return number;
-        }
-
-        double nonNegativeNumber(String key) throws ManifestException {
-            double number = number(required(key), key);
-            if (number < 0) {
-                throw bad(key, "must be >= 0, got " + number);
-            }
-            return number;
-        }
-
-        /** A number, or NaN for JSON null. */
-        double nullableNumber(String key) throws ManifestException {
-            Object value = required(key);
-            return value == null ? Double.NaN : number(value, key);
-        }
-
-        double[] numbers(String key, int expectedLength) throws ManifestException {
-            List<Object> list = list(key);
-            if (list.size() != expectedLength) {
-                throw bad(key, "must have " + expectedLength + " values, got " + list.size());
-            }
-            double[] result = new double[expectedLength];
-            for (int i = 0; i < expectedLength; i++) {
-                result[i] = number(list.get(i), key + "[" + i + "]");
-            }
-            return result;
-        }
-
-        long integer(Object value, String key, long min, long max) throws ManifestException {
-            double number = number(value, key);
-            if (number != Math.rint(number) || Math.abs(number) > MAX_EXACT_INTEGER
-                    || number < min || number > max) {
-                throw bad(key, "must be an integer in [" + min + ", " + max + "], got " + value);
-            }
-            return (long) number;
-        }
-
-        int positiveInt(String key) throws ManifestException {
-            return (int) integer(required(key), key, 1, Integer.MAX_VALUE);
-        }
-
-        long nonNegativeLong(String key) throws ManifestException {
-            return integer(required(key), key, 0, Long.MAX_VALUE);
-        }
     }
 }

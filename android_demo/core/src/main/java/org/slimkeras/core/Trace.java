@@ -41,7 +41,7 @@ public final class Trace {
 
     private final String name;
     private final double budgetMs;
-    private final WidthSelector.Config config;
+    private final SelectorConfig config;
     private final List<Model> models;
     private final List<Double> failToLoad;
     private final Map<Double, List<Double>> startup;
@@ -49,7 +49,7 @@ public final class Trace {
     private final List<Map<Double, Double>> steps;
     private final List<Double> expectedPicks;
 
-    private Trace(String name, double budgetMs, WidthSelector.Config config, List<Model> models,
+    private Trace(String name, double budgetMs, SelectorConfig config, List<Model> models,
                   List<Double> failToLoad, Map<Double, List<Double>> startup,
                   Map<Integer, Double> budgetChanges, List<Map<Double, Double>> steps,
                   List<Double> expectedPicks) {
@@ -109,8 +109,8 @@ public final class Trace {
     }
 
     /** Applies a trace's {@code "config"} overrides (snake_case keys) to the defaults. */
-    static WidthSelector.Config config(Map<String, Object> overrides) {
-        WidthSelector.Config config = WidthSelector.Config.defaults();
+    static SelectorConfig config(Map<String, Object> overrides) {
+        SelectorConfig config = SelectorConfig.defaults();
         for (Map.Entry<String, Object> e : overrides.entrySet()) {
             Object value = e.getValue();
             switch (e.getKey()) {
@@ -126,7 +126,7 @@ public final class Trace {
                         throw new IllegalArgumentException("config.mode must be a string");
                     }
                     config = config.withMode(
-                            WidthSelector.Mode.valueOf(((String) value).toUpperCase(Locale.ROOT)));
+                            SelectorConfig.Mode.valueOf(((String) value).toUpperCase(Locale.ROOT)));
                     break;
                 default:
                     throw new IllegalArgumentException("unknown config key " + e.getKey());
@@ -143,7 +143,7 @@ public final class Trace {
         return budgetMs;
     }
 
-    public WidthSelector.Config config() {
+    public SelectorConfig config() {
         return config;
     }
 

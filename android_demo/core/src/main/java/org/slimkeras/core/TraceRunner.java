@@ -7,8 +7,9 @@ import java.util.Map;
 /**
  * Replays a {@link Trace} through a {@link WidthSelector}, exactly like
  * {@code tflite_export.switch_policy.run_trace}: mark failed models, feed the start-up
- * samples (ascending width), pick, then per step apply a budget change, run the current
- * model, run a probe if one is due, and record the current width.
+ * samples (ascending width), pick, then per step apply a budget change, take one
+ * {@link WidthSelector#step} (run the current model, run a probe if one is due) with the
+ * step's latencies, and record the current width.
  */
 public final class TraceRunner {
     private TraceRunner() {
@@ -45,29 +46,25 @@ public final class TraceRunner {
         }
         List<Double> picks = new ArrayList<>();
         for (int t = 0; t < steps.size(); t++) {
-            Map<Double, Double> row = steps.get(t);
             Double newBudget = trace.budgetChanges().get(t);
             if (newBudget != null) {
                 selector.setBudget(newBudget);
             }
-            reportRun(selector, selector.current(), row, t);
-            Trace.Model probe = selector.nextProbe();
-            if (probe != null) {
-                reportRun(selector, probe, row, t);
-            }
-            picks.add(selector.current().width());
+            picks.add(selector.step(rowRunner(steps.get(t), t)).next().width());
         }
         return picks;
     }
 
-    private static void reportRun(WidthSelector<Trace.Model> selector, Trace.Model model,
-                                  Map<Double, Double> row, int step) {
-        Double ms = row.get(model.width());
-        if (ms == null) {
-            throw new IllegalArgumentException("step " + step + " has no latency for width "
-                    + model.width());
-        }
-        selector.onResult(model, ms);
+    /** A runner that "runs" a model by looking up its latency in one step of the trace. */
+    private static ModelRunner<Trace.Model> rowRunner(Map<Double, Double> row, int step) {
+        return model -> {
+            Double ms = row.get(model.width());
+            if (ms == null) {
+                throw new IllegalArgumentException("step " + step + " has no latency for width "
+                        + model.width());
+            }
+            return ms;
+        };
     }
 
     private static Trace.Model modelOf(List<Trace.Model> models, double width) {

@@ -13,8 +13,9 @@ import java.util.Map;
  * width); each has its own {@link LatencyTracker}. A model "fits" when its tracker has samples
  * and its p90 is within the budget.
  * <ul>
- *   <li>{@link #pick()} chooses from scratch: the widest fitting model ({@link Mode#WIDEST})
- *       or the most accurate one, the narrower on a tie ({@link Mode#MAX_ACCURACY}); if none
+ *   <li>{@link #pick()} chooses from scratch: the widest fitting model
+ *       ({@link SelectorConfig.Mode#WIDEST}) or the most accurate one, the narrower on a tie
+ *       ({@link SelectorConfig.Mode#MAX_ACCURACY}); if none
  *       fits, the measured model with the lowest p90; if none is measured, the narrowest.</li>
  *   <li>{@link #onResult} steps one width down after {@code downAfter} consecutive runs over
  *       budget, and one width up after {@code upAfter} consecutive runs at or below
@@ -23,6 +24,8 @@ import java.util.Map;
  *       mode, it is more accurate). Runs in between reset both counts.</li>
  *   <li>{@link #nextProbe()} asks for one run of the wider neighbour every
  *       {@code probeEvery} runs, to keep its statistics fresh.</li>
+ *   <li>{@link #step} is one turn of the driving loop: run the current model, report it, run
+ *       and report a due probe. The app and the trace replay both drive the selector with it.</li>
  *   <li>Failed models ({@link #markFailed}) are skipped by every rule.</li>
  * </ul>
  * <p>Why stepping up looks at the neighbour's last sample and not its p90: after a step down,
@@ -37,143 +40,9 @@ import java.util.Map;
  * @param <M> the model type, compared by identity
  */
 public final class WidthSelector<M extends Candidate> {
-    /** What to maximise among the models that fit the budget. */
-    public enum Mode {
-        /** The widest model that fits. */
-        WIDEST,
-        /** The most accurate model that fits (top-1; the narrower on a tie). */
-        MAX_ACCURACY
-    }
-
-    /** Immutable tuning of a {@link WidthSelector}; change values with the {@code with…} methods. */
-    public static final class Config {
-        private static final Config DEFAULTS = new Config(3, 10, 0.15, 50, Mode.WIDEST, 20, 3, 0.2);
-
-        private final int downAfter;
-        private final int upAfter;
-        private final double upMargin;
-        private final int probeEvery;
-        private final Mode mode;
-        private final int windowSize;
-        private final int warmupRuns;
-        private final double emaAlpha;
-
-        private Config(int downAfter, int upAfter, double upMargin, int probeEvery, Mode mode,
-                       int windowSize, int warmupRuns, double emaAlpha) {
-            requireAtLeastOne("downAfter", downAfter);
-            requireAtLeastOne("upAfter", upAfter);
-            requireAtLeastOne("probeEvery", probeEvery);
-            if (!(upMargin >= 0 && upMargin < 1)) {
-                throw new IllegalArgumentException("upMargin must be in [0, 1), got " + upMargin);
-            }
-            if (mode == null) {
-                throw new IllegalArgumentException("mode must not be null");
-            }
-            new LatencyTracker(windowSize, warmupRuns, emaAlpha); // validates the tracker values
-            this.downAfter = downAfter;
-            this.upAfter = upAfter;
-            this.upMargin = upMargin;
-            this.probeEvery = probeEvery;
-            this.mode = mode;
-            this.windowSize = windowSize;
-            this.warmupRuns = warmupRuns;
-            this.emaAlpha = emaAlpha;
-        }
-
-        private static void requireAtLeastOne(String name, int value) {
-            if (value < 1) {
-                throw new IllegalArgumentException(name + " must be >= 1, got " + value);
-            }
-        }
-
-        /** K=3, M=10, upMargin=0.15, P=50, WIDEST, window 20, 3 warm-up runs, alpha 0.2. */
-        public static Config defaults() {
-            return DEFAULTS;
-        }
-
-        /** Consecutive over-budget runs that switch one width down (K). */
-        public int downAfter() {
-            return downAfter;
-        }
-
-        /** Consecutive runs under {@code budget * (1 - upMargin)} that try one width up (M). */
-        public int upAfter() {
-            return upAfter;
-        }
-
-        public double upMargin() {
-            return upMargin;
-        }
-
-        /** Runs of the current model between probes of its wider neighbour (P). */
-        public int probeEvery() {
-            return probeEvery;
-        }
-
-        public Mode mode() {
-            return mode;
-        }
-
-        public int windowSize() {
-            return windowSize;
-        }
-
-        public int warmupRuns() {
-            return warmupRuns;
-        }
-
-        public double emaAlpha() {
-            return emaAlpha;
-        }
-
-        public Config withDownAfter(int value) {
-            return new Config(value, upAfter, upMargin, probeEvery, mode, windowSize,
-                    warmupRuns, emaAlpha);
-        }
-
-        public Config withUpAfter(int value) {
-            return new Config(downAfter, value, upMargin, probeEvery, mode, windowSize,
-                    warmupRuns, emaAlpha);
-        }
-
-        public Config withUpMargin(double value) {
-            return new Config(downAfter, upAfter, value, probeEvery, mode, windowSize,
-                    warmupRuns, emaAlpha);
-        }
-
-        public Config withProbeEvery(int value) {
-            return new Config(downAfter, upAfter, upMargin, value, mode, windowSize,
-                    warmupRuns, emaAlpha);
-        }
-
-        public Config withMode(Mode value) {
-            return new Config(downAfter, upAfter, upMargin, probeEvery, value, windowSize,
-                    warmupRuns, emaAlpha);
-        }
-
-        public Config withWindowSize(int value) {
-            return new Config(downAfter, upAfter, upMargin, probeEvery, mode, value,
-                    warmupRuns, emaAlpha);
-        }
-
-        public Config withWarmupRuns(int value) {
-            return new Config(downAfter, upAfter, upMargin, probeEvery, mode, windowSize,
-                    value, emaAlpha);
-        }
-
-        public Config withEmaAlpha(double value) {
-            return new Config(downAfter, upAfter, upMargin, probeEvery, mode, windowSize,
-                    warmupRuns, value);
-        }
-
-        /** A fresh tracker with this config's window, warm-up and EMA parameters. */
-        public LatencyTracker newTracker() {
-            return new LatencyTracker(windowSize, warmupRuns, emaAlpha);
-        }
-    }
 
     private final List<M> models;
-    private final Config config;
+    private final SelectorConfig config;
     private final Map<M, Integer> index = new IdentityHashMap<>();
     private final LatencyTracker[] trackers;
     private final boolean[] failed;
@@ -189,7 +58,7 @@ public final class WidthSelector<M extends Candidate> {
      * @throws IllegalArgumentException for an empty list, widths not ascending, a bad budget,
      *     or a model without top-1 accuracy in MAX_ACCURACY mode
      */
-    public WidthSelector(List<M> models, double budgetMs, Config config) {
+    public WidthSelector(List<M> models, double budgetMs, SelectorConfig config) {
         if (models.isEmpty()) {
             throw new IllegalArgumentException("the model list is empty");
         }
@@ -204,7 +73,7 @@ public final class WidthSelector<M extends Candidate> {
                 throw new IllegalArgumentException("model widths must be strictly ascending; got "
                         + models.get(i - 1).width() + " before " + model.width());
             }
-            if (config.mode() == Mode.MAX_ACCURACY && Double.isNaN(model.top1())) {
+            if (config.mode() == SelectorConfig.Mode.MAX_ACCURACY && Double.isNaN(model.top1())) {
                 throw new IllegalArgumentException("mode MAX_ACCURACY needs top1 for every "
                         + "model; width " + model.width() + " has none");
             }
@@ -224,7 +93,7 @@ public final class WidthSelector<M extends Candidate> {
         return models;
     }
 
-    public Config config() {
+    public SelectorConfig config() {
         return config;
     }
 
@@ -323,6 +192,35 @@ public final class WidthSelector<M extends Candidate> {
     }
 
     /**
+     * One step of the switching loop, the same in the app, in trace replays and in the Python
+     * twin ({@code WidthSelector.step}): runs the current model and reports its latency with
+     * {@link #onResult}; then, if {@link #nextProbe()} names a model, runs that once and
+     * reports its latency with {@link #onResult} too.
+     *
+     * <p>If the runner throws, the exception is passed on: a failed run of the current model
+     * has reported nothing; a failed probe comes after the current model's report and after
+     * {@link #nextProbe()} restarted its count.
+     *
+     * @return the models run, their latencies, and the new current model
+     * @throws IllegalStateException before the first {@link #pick()}
+     */
+    public StepResult<M> step(ModelRunner<? super M> runner) {
+        M model = current();
+        if (model == null) {
+            throw new IllegalStateException("call pick() before step()");
+        }
+        double ms = runner.run(model);
+        onResult(model, ms);
+        M probe = nextProbe();
+        double probeMs = Double.NaN;
+        if (probe != null) {
+            probeMs = runner.run(probe);
+            onResult(probe, probeMs);
+        }
+        return new StepResult<>(model, ms, probe, probeMs, current());
+    }
+
+    /**
      * The wider neighbour to run once now, or null. Due every {@code probeEvery} runs of the
      * current model; report the probe's latency with {@link #onResult}.
      */
@@ -365,7 +263,7 @@ public final class WidthSelector<M extends Candidate> {
 
     /** Whether fitting model {@code i} beats the fitting model {@code best} (i > best). */
     private boolean betterFit(int i, int best) {
-        if (config.mode() == Mode.WIDEST) {
+        if (config.mode() == SelectorConfig.Mode.WIDEST) {
             return true;
         }
         return models.get(i).top1() > models.get(best).top1();
@@ -402,7 +300,7 @@ public final class WidthSelector<M extends Candidate> {
         if (tracker.count() > 0 && !(tracker.last() <= budgetMs)) {
             return false;
         }
-        return config.mode() != Mode.MAX_ACCURACY
+        return config.mode() != SelectorConfig.Mode.MAX_ACCURACY
                 || models.get(wider).top1() > models.get(from).top1();
     }
 

@@ -12,7 +12,6 @@ import java.util.Arrays;
 import java.util.List;
 
 import org.junit.jupiter.api.Test;
-import org.slimkeras.core.WidthSelector.Config;
 
 /**
  * Fake-engine scenarios with a 3.0 ms budget (base latencies 0.9 / 1.6 / 2.6 / 3.9 ms, no
@@ -24,7 +23,7 @@ class AdaptiveClassifierTest {
     private final FakeInferenceEngine engine = new FakeInferenceEngine();
     private final List<ModelEntry> models = TestModels.fourWidths(engine);
 
-    private AdaptiveClassifier started(Config config) {
+    private AdaptiveClassifier started(SelectorConfig config) {
         AdaptiveClassifier classifier = new AdaptiveClassifier(engine, models, 3.0, config);
         classifier.start(INPUT, 8);
         return classifier;
@@ -43,7 +42,7 @@ class AdaptiveClassifierTest {
 
     @Test
     void startPicksTheWidestModelThatFits() {
-        AdaptiveClassifier classifier = started(Config.defaults());
+        AdaptiveClassifier classifier = started(SelectorConfig.defaults());
         assertSame(models.get(2), classifier.current());
         assertEquals(5, classifier.tracker(models.get(3)).count()); // 8 runs - 3 warm-up
         assertEquals(32, engine.runs().size());
@@ -51,7 +50,7 @@ class AdaptiveClassifierTest {
 
     @Test
     void thermalRampStepsDownOnceAndOverBudgetProbesKeepItThere() {
-        AdaptiveClassifier classifier = started(Config.defaults());
+        AdaptiveClassifier classifier = started(SelectorConfig.defaults());
         List<AdaptiveClassifier.Outcome> outcomes = new ArrayList<>();
         List<Integer> probeFrames = new ArrayList<>();
         for (int t = 0; t < 200; t++) {
@@ -73,7 +72,7 @@ class AdaptiveClassifierTest {
 
     @Test
     void backgroundSpikeStepsDownTwiceAndRecoversAtTheFirstProbesWithinBudget() {
-        Config config = Config.defaults().withWindowSize(5).withProbeEvery(10);
+        SelectorConfig config = SelectorConfig.defaults().withWindowSize(5).withProbeEvery(10);
         AdaptiveClassifier classifier = started(config);
         List<AdaptiveClassifier.Outcome> outcomes = new ArrayList<>();
         for (int t = 0; t < 250; t++) {
@@ -93,7 +92,7 @@ class AdaptiveClassifierTest {
     void aModelThatFailsToLoadIsNeverRun() {
         engine.failToLoad("w1.0");
         AdaptiveClassifier classifier = new AdaptiveClassifier(engine, models, 10.0,
-                Config.defaults());
+                SelectorConfig.defaults());
         assertSame(models.get(2), classifier.start(INPUT, 8));
         assertTrue(classifier.failures().containsKey("w1.0"));
         for (int t = 0; t < 120; t++) {
@@ -107,14 +106,14 @@ class AdaptiveClassifierTest {
     @Test
     void aModelThatFailsItsStartupBenchmarkIsMarkedFailed() {
         engine.failToRun("w1.0");
-        AdaptiveClassifier classifier = started(Config.defaults());
+        AdaptiveClassifier classifier = started(SelectorConfig.defaults());
         assertTrue(classifier.failures().containsKey("w1.0"));
         assertSame(models.get(2), classifier.current());
     }
 
     @Test
     void aCurrentModelThatFailsToRunIsReplacedAtOnce() {
-        AdaptiveClassifier classifier = started(Config.defaults());
+        AdaptiveClassifier classifier = started(SelectorConfig.defaults());
         engine.failToRun("w0.75");
         assertThrows(IllegalStateException.class, () -> classifier.classify(INPUT));
         assertTrue(classifier.failures().containsKey("w0.75"));
@@ -124,7 +123,7 @@ class AdaptiveClassifierTest {
 
     @Test
     void aFailingProbeIsRecordedAndTheFrameStillClassified() {
-        AdaptiveClassifier classifier = started(Config.defaults().withProbeEvery(2));
+        AdaptiveClassifier classifier = started(SelectorConfig.defaults().withProbeEvery(2));
         assertSame(models.get(1), classifier.setBudget(2.0));
         engine.failToRun("w0.75");
         assertNull(classifier.classify(INPUT).probe());
@@ -139,7 +138,7 @@ class AdaptiveClassifierTest {
 
     @Test
     void budgetChangesSwitchAtOnce() {
-        AdaptiveClassifier classifier = started(Config.defaults());
+        AdaptiveClassifier classifier = started(SelectorConfig.defaults());
         assertSame(models.get(3), classifier.setBudget(5.0));
         assertSame(models.get(0), classifier.setBudget(1.0));
         assertSame(models.get(0), classifier.classify(INPUT).model());
@@ -151,7 +150,7 @@ class AdaptiveClassifierTest {
             engine.failToLoad(model.id());
         }
         AdaptiveClassifier classifier = new AdaptiveClassifier(engine, models, 3.0,
-                Config.defaults());
+                SelectorConfig.defaults());
         assertThrows(NoUsableModelException.class, () -> classifier.start(INPUT, 8));
         assertEquals(4, classifier.failures().size());
     }
@@ -159,7 +158,7 @@ class AdaptiveClassifierTest {
     @Test
     void classifyBeforeStartThrowsAndCloseClosesTheEngine() {
         AdaptiveClassifier classifier = new AdaptiveClassifier(engine, models, 3.0,
-                Config.defaults());
+                SelectorConfig.defaults());
         assertThrows(IllegalStateException.class, () -> classifier.classify(INPUT));
         classifier.close();
         assertTrue(engine.isClosed());

@@ -46,6 +46,18 @@ final class TestManifests {
         return manifest;
     }
 
+    /**
+     * {@link #valid()} with the optional keys of exports that show true percentages:
+     * {@code output_kind} ({@code "probabilities"} or {@code "logits"}) and
+     * {@code labels_file} ({@code labels.txt}, written by {@link #write}).
+     */
+    static Map<String, Object> withOutputKind(String outputKind) {
+        Map<String, Object> manifest = valid();
+        manifest.put("output_kind", outputKind);
+        manifest.put("labels_file", "labels.txt");
+        return manifest;
+    }
+
     private static Map<String, Object> model(String id, double width, String precision,
                                              Double top1) {
         byte[] content = content(id);
@@ -75,11 +87,19 @@ final class TestManifests {
         return (Map<String, Object>) ((List<Object>) manifest.get("models")).get(i);
     }
 
-    /** Writes manifest.json and every model's file into {@code dir}. */
+    /**
+     * Writes manifest.json, every model's file and, if {@code labels_file} is a plain file name,
+     * that file with one line per label of {@link #LABELS} into {@code dir}.
+     */
     @SuppressWarnings("unchecked")
     static void write(File dir, Map<String, Object> manifest) throws IOException {
         writeFile(new File(dir, ManifestParser.MANIFEST_FILE),
                 JsonWriter.write(manifest).getBytes(StandardCharsets.UTF_8));
+        Object labelsFile = manifest.get("labels_file");
+        if (labelsFile instanceof String && ((String) labelsFile).matches("[\\w.-]+")) {
+            writeFile(new File(dir, (String) labelsFile),
+                    (String.join("\n", LABELS) + "\n").getBytes(StandardCharsets.UTF_8));
+        }
         Object models = manifest.get("models");
         if (models instanceof List) {
             for (Object m : (List<Object>) models) {

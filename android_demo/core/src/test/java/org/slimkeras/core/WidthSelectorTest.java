@@ -13,8 +13,7 @@ import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.slimkeras.core.WidthSelector.Config;
-import org.slimkeras.core.WidthSelector.Mode;
+import org.slimkeras.core.SelectorConfig.Mode;
 
 /**
  * The selector rules, with expectations derived by hand from the rules (the same cases are
@@ -22,11 +21,12 @@ import org.slimkeras.core.WidthSelector.Mode;
  */
 class WidthSelectorTest {
     private static final double BUDGET = 10.0;
-    private static final Config NO_WARMUP = Config.defaults().withWarmupRuns(0);
+    private static final SelectorConfig NO_WARMUP = SelectorConfig.defaults().withWarmupRuns(0);
 
     private List<Trace.Model> models;
 
-    private WidthSelector<Trace.Model> benchmarked(Config config, double[] top1, Double... ms) {
+    private WidthSelector<Trace.Model> benchmarked(SelectorConfig config, double[] top1,
+                                                   Double... ms) {
         models = Arrays.asList(new Trace.Model(0.25, top1[0]), new Trace.Model(0.5, top1[1]),
                 new Trace.Model(0.75, top1[2]));
         WidthSelector<Trace.Model> selector = new WidthSelector<>(models, BUDGET, config);
@@ -39,7 +39,7 @@ class WidthSelectorTest {
         return selector;
     }
 
-    private WidthSelector<Trace.Model> benchmarked(Config config, Double... ms) {
+    private WidthSelector<Trace.Model> benchmarked(SelectorConfig config, Double... ms) {
         return benchmarked(config, new double[] {0.80, 0.85, 0.90}, ms);
     }
 
@@ -77,7 +77,7 @@ class WidthSelectorTest {
 
     @Test
     void maxAccuracyTakesTheMostAccurateAndTheNarrowerOnTies() {
-        Config config = NO_WARMUP.withMode(Mode.MAX_ACCURACY);
+        SelectorConfig config = NO_WARMUP.withMode(Mode.MAX_ACCURACY);
         WidthSelector<Trace.Model> s =
                 benchmarked(config, new double[] {0.80, 0.90, 0.85}, 5.0, 8.0, 9.0);
         assertSame(models.get(1), s.current());
@@ -245,14 +245,14 @@ class WidthSelectorTest {
     void badBudgetThrows(double budget) {
         List<Trace.Model> one = Collections.singletonList(new Trace.Model(0.5, 0.8));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new WidthSelector<>(one, budget, Config.defaults()));
+                () -> new WidthSelector<>(one, budget, SelectorConfig.defaults()));
         assertTrue(e.getMessage().contains("budget"), e.getMessage());
     }
 
     @Test
     void emptyModelListThrows() {
         assertThrows(IllegalArgumentException.class, () -> new WidthSelector<Trace.Model>(
-                Collections.<Trace.Model>emptyList(), BUDGET, Config.defaults()));
+                Collections.<Trace.Model>emptyList(), BUDGET, SelectorConfig.defaults()));
     }
 
     @ParameterizedTest
@@ -261,7 +261,7 @@ class WidthSelectorTest {
         List<Trace.Model> bad = Arrays.asList(new Trace.Model(0.5, 0.8),
                 new Trace.Model(second, 0.8));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> new WidthSelector<>(bad, BUDGET, Config.defaults()));
+                () -> new WidthSelector<>(bad, BUDGET, SelectorConfig.defaults()));
         assertTrue(e.getMessage().contains("ascending"), e.getMessage());
     }
 
@@ -269,7 +269,7 @@ class WidthSelectorTest {
     void maxAccuracyNeedsTop1() {
         List<Trace.Model> one = Collections.singletonList(new Trace.Model(0.5, Double.NaN));
         assertThrows(IllegalArgumentException.class, () -> new WidthSelector<>(one, BUDGET,
-                Config.defaults().withMode(Mode.MAX_ACCURACY)));
+                SelectorConfig.defaults().withMode(Mode.MAX_ACCURACY)));
     }
 
     @Test
@@ -281,9 +281,13 @@ class WidthSelectorTest {
 
     @Test
     void badConfigThrows() {
-        assertThrows(IllegalArgumentException.class, () -> Config.defaults().withDownAfter(0));
-        assertThrows(IllegalArgumentException.class, () -> Config.defaults().withUpMargin(1.0));
-        assertThrows(IllegalArgumentException.class, () -> Config.defaults().withWindowSize(0));
-        assertThrows(IllegalArgumentException.class, () -> Config.defaults().withMode(null));
+        assertThrows(IllegalArgumentException.class,
+                () -> SelectorConfig.defaults().withDownAfter(0));
+        assertThrows(IllegalArgumentException.class,
+                () -> SelectorConfig.defaults().withUpMargin(1.0));
+        assertThrows(IllegalArgumentException.class,
+                () -> SelectorConfig.defaults().withWindowSize(0));
+        assertThrows(IllegalArgumentException.class,
+                () -> SelectorConfig.defaults().withMode(null));
     }
 }
