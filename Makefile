@@ -11,10 +11,13 @@ JUNIT := /usr/share/java/junit-platform-console-standalone.jar
 
 setup: $(STAMP) system-packages
 
-$(STAMP): requirements.txt
+# The pinned requirements, then the project itself (editable; --no-deps keeps the pins in force,
+# --no-build-isolation builds with the pinned setuptools, offline).
+$(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 # Debian packages: Fashion-MNIST (the offline default data) and JUnit (the Android core's tests).
@@ -36,7 +39,7 @@ test-all: setup
 	$(PY) -m pytest -m ""
 
 train: setup
-	$(PY) -m training.main --flagfile=training/flags/us_mbv1_fashion.flags
+	$(PY) -m training.main --flagfile=us_mbv1_fashion
 
 clean:
-	rm -rf $(VENV) android_demo/core/build
+	rm -rf $(VENV) android_demo/core/build build *.egg-info

@@ -1,1 +1,1 @@
-"""Training slimmable networks: `python -m training.main --flagfile=training/flags/NAME.flags`."""
+"""Training slimmable networks: `python -m training.main --flagfile=NAME` (a shipped flagfile or a path)."""

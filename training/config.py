@@ -10,6 +10,8 @@ ARCHITECTURES = ("mobilenet_v1", "mobilenet_v2", "shufflenet", "resnet50")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 BN_OF_MODE = {"individual": "switchable", "naive": "shared", "slimmable": "switchable",
               "universal": "universal"}
+FLAGFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
+FLAGFILE_DIRECTIVES = ("--flagfile", "-flagfile")
 
 
 class ConfigError(ValueError):
@@ -68,12 +70,93 @@ def parse(argv):
     define_flags(fv)
     if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
         raise HelpRequested(fv.get_help())
+    argv = argv[:1] + expand_flagfiles(argv[1:])
     try:
         fv(argv)
     except flags.Error as e:
         raise ConfigError(str(e)) from None
     config = {name: fv[name].value for name in fv}
     return validate(config)
+
+
+def shipped_flagfiles(directory=FLAGFILE_DIR):
+    """The names (without `.flags`) of the flagfiles in `directory`, sorted."""
+    return sorted(n.removesuffix(".flags") for n in os.listdir(directory) if n.endswith(".flags"))
+
+
+def find_flagfile(value, directory=FLAGFILE_DIR):
+    """The file that a `--flagfile` value names.
+
+    Args:
+      value: an existing file's path (`~` expanded), or the name of a flagfile in
+        `directory`, with or without `.flags`. An existing path wins over a name.
+      directory: where the shipped flagfiles lie.
+
+    Returns:
+      The path of the file.
+
+    Raises:
+      ConfigError: `value` is neither, naming the shipped flagfiles.
+    """
+    path = os.path.expanduser(value)
+    if os.path.isfile(path):
+        return path
+    name = value.removesuffix(".flags")
+    shipped = shipped_flagfiles(directory)
+    if name in shipped:
+        return os.path.join(directory, f"{name}.flags")
+    raise ConfigError(f"--flagfile={value} is neither a file nor a shipped flagfile; "
+                      f"shipped: {', '.join(shipped)}.")
+
+
+def expand_flagfiles(args, directory=FLAGFILE_DIR, including=()):
+    """`args` with each `--flagfile` directive replaced by the flags of its file.
+
+    Each file is found by `find_flagfile`, so a bare name works from any folder; a
+    flagfile may include others the same way. Otherwise absl's rules: `--flagfile=F`,
+    `--flagfile F` or one dash; in a file, blank lines and lines starting with `#`
+    or `//` are skipped; nothing after `--` is read.
+
+    Args:
+      args: the command-line arguments, without the program name.
+      directory: where the shipped flagfiles lie.
+      including: the real paths of the flagfiles being read (to stop at a cycle).
+
+    Returns:
+      The arguments, with no flagfile directive left.
+
+    Raises:
+      ConfigError: an unknown flagfile, a directive without a file, or a cycle.
+    """
+    expanded, rest = [], list(args)
+    while rest:
+        arg = rest.pop(0)
+        if arg == "--":
+            return expanded + [arg] + rest
+        if arg in FLAGFILE_DIRECTIVES:
+            if not rest:
+                raise ConfigError(f"{arg} needs a flagfile name or path.")
+            value = rest.pop(0)
+        elif arg.startswith(tuple(f"{d}=" for d in FLAGFILE_DIRECTIVES)):
+            value = arg.split("=", 1)[1].strip()
+        else:
+            expanded.append(arg)
+            continue
+        path = os.path.realpath(find_flagfile(value, directory))
+        if path in including:
+            raise ConfigError(f"--flagfile={value} includes itself: {' -> '.join(including + (path,))}.")
+        expanded += expand_flagfiles(_flagfile_lines(path), directory, including + (path,))
+    return expanded
+
+
+def _flagfile_lines(path):
+    try:
+        with open(path) as f:
+            lines = f.readlines()
+    except OSError as e:
+        raise ConfigError(f"--flagfile={path} cannot be read ({e.strerror}).") from None
+    return [line.strip() for line in lines
+            if not line.isspace() and not line.startswith(("#", "//"))]
 
 
 def _floats(values, name):

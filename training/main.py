@@ -1,4 +1,7 @@
-"""Train a slimmable network: `python -m training.main --flagfile=training/flags/NAME.flags`.
+"""Train a slimmable network: `python -m training.main --flagfile=NAME` (or `slimkeras-train`).
+
+NAME is a flagfile shipped with the package (`us_mbv1_fashion`, ...; found from any
+folder) or the path of one.
 
 Builds the input pipelines (failing fast on missing data), the model of the
 chosen mode, trains with the custom multi-width step under the chosen
@@ -17,14 +20,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def main(argv=None):
+    from slimkeras.datasets import DataError  # first: slimkeras quiets TensorFlow's start-up
     from training import config as config_lib
-    from slimkeras.datasets import DataError
 
     argv = list(sys.argv if argv is None else argv)
     try:
         cfg = config_lib.parse(argv)
     except config_lib.HelpRequested as e:
-        print(f"usage: python -m training.main --flagfile=training/flags/NAME.flags [--flag=value ...]\n\n{e}")
+        print("usage: python -m training.main --flagfile=NAME|PATH [--flag=value ...]  (or slimkeras-train)\n"
+              f"shipped flagfiles (NAME): {', '.join(config_lib.shipped_flagfiles())}\n\n{e}")
         return 0
     except config_lib.ConfigError as e:
         print(f"error: {e}", file=sys.stderr)

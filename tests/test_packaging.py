@@ -1,0 +1,219 @@
+"""The installable library: the flagfile lookup, the wheel's contents and metadata, and an installed
+wheel used from a folder outside the checkout (library import, a training run, a console script)."""
+
+import ast
+import configparser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from absl import flags
+from packaging.requirements import Requirement
+
+from training import config
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("slimkeras", "training", "tflite_export")
+FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
+needs_fashion = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
+# Console scripts whose modules other changes are adding; each is checked once its module exists.
+PENDING_SCRIPTS = {"slimkeras-search", "slimkeras-reproduce", "slimkeras-import"}
+BUILD_ONLY = {"setuptools"}
+DEV = {"pytest", "pytest-timeout"}
+
+
+# -- flagfile lookup ------------------------------------------------------------------------------
+@pytest.fixture
+def shipped(tmp_path):
+    directory = tmp_path / "shipped"
+    directory.mkdir()
+    (directory / "base.flags").write_text("# a comment\n--epochs=3\n\n// another\n  --lr=0.5  \n")
+    (directory / "child.flags").write_text("--flagfile=base\n--epochs=4\n")
+    return directory
+
+
+def test_bare_names_find_shipped_flagfiles_and_paths_win(shipped, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.find_flagfile("base", shipped) == str(shipped / "base.flags")
+    assert config.find_flagfile("base.flags", shipped) == str(shipped / "base.flags")
+    (tmp_path / "base.flags").write_text("--epochs=9\n")
+    assert config.find_flagfile("base.flags", shipped) == "base.flags"
+    assert config.shipped_flagfiles(shipped) == ["base", "child"]
+
+
+@pytest.mark.parametrize("value", ["nope", "nope.flags", "sub/base.flags", ""])
+def test_unknown_flagfile_names_the_shipped_ones(shipped, tmp_path, monkeypatch, value):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(config.ConfigError, match=r"^--flagfile=.* shipped: base, child\.$"):
+        config.find_flagfile(value, shipped)
+
+
+def test_expansion_matches_absl_reading_the_same_files_by_path(shipped, tmp_path, monkeypatch):
+    monkeypatch.chdir(shipped)  # absl opens nested flagfiles relative to the working folder
+    (shipped / "child.flags").write_text("--flagfile=base.flags\n--epochs=4\n")
+    args = ["--seed=1", "--flagfile=child.flags", "-flagfile", "base.flags", "--", "--flagfile=x"]
+    absl_reading = flags.FlagValues().read_flags_from_files(args)
+    monkeypatch.chdir(tmp_path)  # by name, from elsewhere
+    by_name = ["--seed=1", "--flagfile=child", "-flagfile", "base", "--", "--flagfile=x"]
+    assert config.expand_flagfiles(by_name, shipped) == absl_reading
+    assert absl_reading == ["--seed=1", "--epochs=3", "--lr=0.5", "--epochs=4", "--epochs=3", "--lr=0.5",
+                            "--", "--flagfile=x"]
+
+
+def test_nested_unknown_names_and_cycles_are_config_errors(shipped):
+    (shipped / "bad.flags").write_text("--flagfile=missing\n")
+    (shipped / "loop.flags").write_text("--flagfile=loop\n")
+    for args, message in ((["--flagfile=bad"], "--flagfile=missing is neither"),
+                          (["--flagfile=loop"], "includes itself"), (["--flagfile"], "needs a flagfile")):
+        with pytest.raises(config.ConfigError, match=message):
+            config.expand_flagfiles(args, shipped)
+
+
+def test_parse_reads_a_shipped_flagfile_by_name_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = config.parse(["prog", "--flagfile=s_mbv1_fashion", "--epochs=2"])
+    assert cfg["mode"] == "slimmable" and cfg["width_mult_list"] == [0.25, 0.5, 0.75, 1.0]
+    assert cfg["lr"] == 0.2 and cfg["epochs"] == 2 and cfg["model_dir"] == "runs/s_mbv1_fashion"
+
+
+# -- the wheel ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """Builds the wheel from a copy of the sources (an in-tree build would leave build/ behind,
+    whose stale files later wheels would take), with a `tensorflow` that fails on import: the
+    version must be read without importing slimkeras."""
+    work = tmp_path_factory.mktemp("build")
+    source = work / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, source / package, ignore=ignore)
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    trap = work / "trap" / "tensorflow"
+    trap.mkdir(parents=True)
+    (trap / "__init__.py").write_text("raise RuntimeError('tensorflow imported while building')\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(work / "dist"),
+         str(source)], capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(trap.parent)})
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (path,) = (work / "dist").glob("slimkeras-*.whl")
+    return path
+
+
+def _source_version():
+    tree = ast.parse((ROOT / "slimkeras" / "__init__.py").read_text())
+    (value,) = [node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__version__"]]
+    return value
+
+
+def test_wheel_holds_exactly_the_three_packages_and_the_flagfiles(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    version = _source_version()
+    assert wheel.name == f"slimkeras-{version}-py3-none-any.whl"
+    assert {n.split("/")[0] for n in names} == {*PACKAGES, f"slimkeras-{version}.dist-info"}
+    sources = {str(p.relative_to(ROOT)) for package in PACKAGES for p in (ROOT / package).rglob("*.py")
+               if "__pycache__" not in p.parts}
+    assert {n for n in names if n.endswith(".py")} == sources  # a folder without __init__.py is missed
+    flagfiles = {f"training/flags/{p.name}" for p in (ROOT / "training" / "flags").glob("*.flags")}
+    assert len(flagfiles) >= 10 and flagfiles <= set(names)
+
+
+def test_wheel_metadata_matches_the_pinned_requirements(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        metadata = z.read(f"slimkeras-{_source_version()}.dist-info/METADATA").decode()
+    assert re.search(r"^Name: slimkeras$", metadata, re.M)
+    assert re.search(rf"^Version: {re.escape(_source_version())}$", metadata, re.M)
+    requires = [Requirement(line) for line in re.findall(r"^Requires-Dist: (.*)$", metadata, re.M)]
+    runtime = {r.name.lower().replace("_", "-"): r for r in requires if r.marker is None}
+    extras = {r.name for r in requires if r.marker is not None}
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            pin = Requirement(line)
+            pins[pin.name.lower().replace("_", "-")] = str(pin.specifier).removeprefix("==")
+    assert set(runtime) == set(pins) - BUILD_ONLY - DEV and extras == {"torch"} | DEV
+    for name, requirement in runtime.items():  # every pin lies in the range users get
+        assert requirement.specifier.contains(pins[name]), (name, requirement, pins[name])
+    assert re.findall(r"^Provides-Extra: (.*)$", metadata, re.M) == ["torch", "dev"]
+
+
+def test_every_console_script_is_a_main_in_the_wheel(wheel):
+    with zipfile.ZipFile(wheel) as z:
+        entry_points = configparser.ConfigParser()
+        entry_points.read_string(z.read(f"slimkeras-{_source_version()}.dist-info/entry_points.txt").decode())
+        scripts = dict(entry_points["console_scripts"])
+        names = set(z.namelist())
+        assert set(scripts) == {"slimkeras-train", "slimkeras-export", "slimkeras-bench", "slimkeras-switch",
+                                "slimkeras-search", "slimkeras-reproduce", "slimkeras-import"}
+        for script, target in scripts.items():
+            module, function = target.split(":")
+            path = module.replace(".", "/") + ".py"
+            if path not in names:
+                assert script in PENDING_SCRIPTS, f"{script} = {target}: no {path} in the wheel"
+                continue
+            tree = ast.parse(z.read(path))
+            assert function in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, target
+
+
+# -- installed, used from outside the checkout ----------------------------------------------------
+@pytest.fixture(scope="module")
+def installed(wheel, tmp_path_factory):
+    """(site folder, environment): the wheel installed without dependencies into a folder; the
+    environment's PYTHONPATH holds that folder only, so the checkout cannot be imported."""
+    site = tmp_path_factory.mktemp("site")
+    result = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site),
+                             str(wheel)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return site, {**os.environ, "PYTHONPATH": str(site)}
+
+
+def test_installed_library_imports_from_its_install_folder(installed, tmp_path):
+    site, env = installed
+    code = ("import json, slimkeras, training, tflite_export; print(json.dumps([slimkeras.__version__, "
+            "slimkeras.__file__, training.__file__, tflite_export.__file__]))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    version, *files = json.loads(result.stdout.splitlines()[-1])
+    assert version == _source_version()
+    assert all(Path(f).is_relative_to(site) for f in files), files
+
+
+@needs_fashion
+def test_installed_training_runs_a_shipped_flagfile_from_another_folder(installed, tmp_path):
+    _, env = installed
+    result = subprocess.run(
+        [sys.executable, "-m", "training.main", "--flagfile=us_mbv1_fashion", "--model_dir=run", "--epochs=1",
+         "--steps_per_epoch=2", "--batch_size=32", "--train_limit=256", "--eval_limit=128",
+         "--calibration_images=64", "--eval_widths=0.25,1.0", "--verbose=0"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    # The range comes from the flagfile alone (no default): the shipped file was read.
+    assert results["mode"] == "universal" and results["width_spec"]["width_range"] == [0.25, 1.0]
+    assert [r["width"] for r in results["results"]] == [0.25, 1.0]
+    assert all(0.0 <= r["top1"] <= 1.0 for r in results["results"])
+    assert (tmp_path / "run" / "final.keras").is_file()
+
+
+def test_installed_console_script_gives_help_and_one_error_line(installed, tmp_path):
+    site, env = installed
+    script = site / "bin" / "slimkeras-train"
+    helped = subprocess.run([str(script), "--helpfull"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert helped.returncode == 0, helped.stderr[-3000:]
+    assert "us_mbv1_fashion" in helped.stdout and "--width_mult_range" in helped.stdout
+    failed = subprocess.run([str(script), "--flagfile=no_such_job"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert failed.returncode == 2
+    assert failed.stderr.strip().splitlines() == [
+        "error: --flagfile=no_such_job is neither a file nor a shipped flagfile; shipped: "
+        + ", ".join(sorted(p.stem for p in (ROOT / "training" / "flags").glob("*.flags"))) + "."]

@@ -1,0 +1,1 @@
+"""The flagfiles of `python -m training.main`, shipped as package data (found by bare name)."""
