@@ -3,11 +3,16 @@
 import dataclasses
 import os
 
+from slimkeras.io import write_json_atomic, write_text_atomic
+from tflite_export.manifest import sha256_of
 from tflite_export.search.cache import CACHE_NAME, Cache
 from tflite_export.search.configs import EPS, describe, round_ratio, stage_dict
+from tflite_export.search.data import load_data
 from tflite_export.search.errors import SearchError
+from tflite_export.search.evaluate import Evaluator
 from tflite_export.search.export import EXPORT_WIDTHS, export_searched
 from tflite_export.search.greedy import greedy_path
+from tflite_export.search.progress import SearchProgress
 from tflite_export.search.report import render_markdown
 from tflite_export.search.targets import check_reachable, check_targets, target_met
 from tflite_export.search.uniform import compare, uniform_neighbours
@@ -106,11 +111,6 @@ def run_search(params):
     Raises:
         SearchError: bad input or an unreachable target, before OUT is created or changed.
     """
-    from tflite_export.manifest import sha256_of
-    from tflite_export.search.data import load_data
-    from tflite_export.search.evaluate import Evaluator
-    from tflite_export.search.progress import SearchProgress
-
     check_targets(params.target_ms, params.target_macs)
     out = os.path.abspath(params.out)
     cache_path = prepare_out(out)
@@ -146,8 +146,6 @@ def run_search(params):
                                   params),
         "evaluations": {"new": dict(cache.new), "new_total": sum(cache.new.values()), "cached": cache.hits},
     }
-    from slimkeras.io import write_json_atomic, write_text_atomic
-
     write_text_atomic(os.path.join(out, "search.md"), render_markdown(result))
     write_json_atomic(os.path.join(out, "search.json"), result)
     return result
