@@ -1,4 +1,4 @@
-"""training.slim_search: the greedy search rules (no model), the command line's errors, and an
+"""tflite_export.search: the greedy search rules (no model), the command line's errors, and an
 end-to-end search on a tiny quickly trained US-Net (slow)."""
 
 import json
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from training import slim_search as ss
+from tflite_export import search as ss
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -253,7 +253,7 @@ def test_search_end_to_end_resume_and_errors(tiny_model, tmp_path):
     from tflite_export import manifest as manifest_lib
 
     out = tmp_path / "search"
-    first = _run(["training.slim_search", f"--model={tiny_model}", f"--out={out}", "--target_ms=70%"] + SMALL)
+    first = _run(["tflite_export.search", f"--model={tiny_model}", f"--out={out}", "--target_ms=70%"] + SMALL)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "step  1" in first.stderr  # progress lines
     r = json.loads((out / "search.json").read_text())
@@ -293,7 +293,7 @@ def test_search_end_to_end_resume_and_errors(tiny_model, tmp_path):
 
     # A rerun resumes from the cache: no new evaluation, the same result.
     cache_before = (out / "cache.json").read_text()
-    second = _run(["training.slim_search", f"--model={tiny_model}", f"--out={out}", "--target_ms=70%"] + SMALL)
+    second = _run(["tflite_export.search", f"--model={tiny_model}", f"--out={out}", "--target_ms=70%"] + SMALL)
     assert second.returncode == 0, second.stderr[-3000:]
     r2 = json.loads((out / "search.json").read_text())
     assert r2["evaluations"]["new_total"] == 0 and r2["evaluations"]["cached"] > 0
@@ -303,17 +303,17 @@ def test_search_end_to_end_resume_and_errors(tiny_model, tmp_path):
     # Unreachable targets: one error line, exit 2, the output directory untouched.
     listing = sorted(os.listdir(out))
     for target in ("--target_macs=1000", "--target_ms=0.00001"):
-        bad = _run(["training.slim_search", f"--model={tiny_model}", f"--out={out}", target] + SMALL)
+        bad = _run(["tflite_export.search", f"--model={tiny_model}", f"--out={out}", target] + SMALL)
         lines = [l for l in bad.stderr.splitlines() if l.startswith("error:")]
         assert bad.returncode == 2 and len(lines) == 1 and "unreachable" in lines[0], bad.stderr[-2000:]
         assert "Traceback" not in bad.stderr
         assert sorted(os.listdir(out)) == listing and (out / "cache.json").read_text() == cache_before
     fresh = tmp_path / "never"
-    bad = _run(["training.slim_search", f"--model={tiny_model}", f"--out={fresh}", "--target_macs=1000"] + SMALL)
+    bad = _run(["tflite_export.search", f"--model={tiny_model}", f"--out={fresh}", "--target_macs=1000"] + SMALL)
     assert bad.returncode == 2 and not fresh.exists()
 
     # A MACs target in the same directory reuses the validation numbers already measured.
-    third = _run(["training.slim_search", f"--model={tiny_model}", f"--out={out}", "--target_macs=60%"] + SMALL)
+    third = _run(["tflite_export.search", f"--model={tiny_model}", f"--out={out}", "--target_macs=60%"] + SMALL)
     assert third.returncode == 0, third.stderr[-3000:]
     r3 = json.loads((out / "search.json").read_text())
     assert r3["target"]["kind"] == "macs" and r3["found"]["target_met"]
