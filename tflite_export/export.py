@@ -18,9 +18,7 @@ import shutil
 import sys
 import tempfile
 
-from tflite_export import cli
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING lines
 
 
 class ExportError(ValueError):
@@ -59,13 +57,10 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
     Raises:
         ExportError: bad widths, precisions, data or output directory.
     """
-    import keras
-    import numpy as np
-
     import slimkeras
+    from slimkeras.io import write_json_atomic
     from tflite_export import bn_bundle, manifest as manifest_lib
-    from tflite_export.convert import check_bn_folded, check_precisions, convert
-    from tflite_export.runtime import TFLiteModel, benchmark, tensor_spec
+    from tflite_export.convert import check_precisions
 
     if not isinstance(model, slimkeras.SlimmableModel):
         raise ExportError(f"export needs a slimkeras SlimmableModel, got {type(model).__name__}.")
@@ -75,9 +70,7 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
         raise ExportError(f"--quantize: {e}") from None
     configs = _resolve_configs(model, widths)
     input_shape = tuple(model.inputs[0].shape[1:])
-
-    need_training_images = "int8" in precisions or calibrate_images
-    if representative is None and need_training_images:
+    if representative is None and ("int8" in precisions or calibrate_images):
         if dataset is None:
             raise ExportError("int8 conversion and BN calibration need training images: "
                               "pass --representative_data=DATASET (e.g. fashion_mnist).")
@@ -85,55 +78,19 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
         representative, _ = _load("train", dataset, input_shape, data_dir, count, seed=0)
     if test_data is None and eval_images != 0 and dataset is not None:
         test_data = _load("test", dataset, input_shape, data_dir, eval_images)
-    if labels is None or preprocessing is None:
-        if dataset is None:
-            raise ExportError("The manifest needs the class labels and preprocessing: pass "
-                              "--representative_data=DATASET, or labels= and preprocessing=.")
-        from slimkeras.datasets import metadata
-
-        default_labels, default_preprocessing = metadata(dataset, input_shape, data_dir)
-        labels = labels or default_labels
-        preprocessing = preprocessing or default_preprocessing
+    labels, preprocessing = _labels_and_preprocessing(dataset, input_shape, data_dir, labels, preprocessing)
     _calibrate_missing(model, configs, representative, calibrate_images, verbose)
 
     staging = _staging_directory(out_dir)
     try:
-        entries = []
-        progress = keras.utils.Progbar(len(configs) * len(precisions), verbose=verbose, unit_name="model",
-                                       stateful_metrics=["top1"])
-        for width, ratios in configs:
-            stage_ratios = {i + 1: r for i, r in enumerate(ratios) if r != 1.0} or None
-            plain = slimkeras.materialize(model, width, stage_ratios)
-            counts = slimkeras.profile(model, width, stage_ratios)
-            for precision in precisions:
-                content = convert(plain, precision, representative[:representative_images]
-                                  if precision == "int8" else None)
-                check_bn_folded(content, plain)
-                entry_id = manifest_lib.model_id(width, stage_ratios, precision)
-                path = os.path.join(staging, f"{entry_id}.tflite")
-                with open(path, "wb") as f:
-                    f.write(content)
-                loaded = TFLiteModel(path)
-                top1 = None
-                if test_data is not None:
-                    top1 = round(loaded.top1(*test_data), 6)
-                entries.append({
-                    "id": entry_id, "width": float(width),
-                    "stage_ratios": {str(k): float(v) for k, v in stage_ratios.items()} if stage_ratios else None,
-                    "precision": precision, "path": os.path.basename(path),
-                    "sha256": manifest_lib.sha256_of(path), "bytes": os.path.getsize(path),
-                    "input": tensor_spec(loaded.input_details), "output": tensor_spec(loaded.output_details),
-                    "macs": int(counts["macs"]), "params": int(counts["params"]), "top1": top1,
-                    "latency_ms": {str(t): benchmark(path, t, bench_runs) for t in bench_threads},
-                })
-                progress.add(1, [("top1", top1 or 0.0)] if top1 is not None else None)
+        entries = _write_models(model, configs, precisions, staging, representative[:representative_images]
+                                if representative is not None else None, test_data, bench_threads,
+                                bench_runs, verbose)
         bundle_configs = _unique(model.width_state.calibrated_configs() + configs)
         bn_bundle.write_bundle(model, staging, bundle_configs, model_name)
         manifest = manifest_lib.make_manifest(
             model_name or model.name, manifest_lib.training_mode(model), model.width_spec,
             labels, preprocessing, entries, precisions)
-        from slimkeras.io import write_json_atomic
-
         write_json_atomic(os.path.join(staging, manifest_lib.MANIFEST_NAME), manifest)
         _replace_directory(staging, out_dir)
     except BaseException:
@@ -144,6 +101,54 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
     return manifest
 
 
+def _write_models(model, configs, precisions, staging, representative, test_data, bench_threads,
+                  bench_runs, verbose):
+    """Converts and writes every (config, precision) into `staging`; their manifest entries."""
+    import keras
+
+    import slimkeras
+    from tflite_export.convert import check_bn_folded, convert
+
+    entries = []
+    progress = keras.utils.Progbar(len(configs) * len(precisions), verbose=verbose, unit_name="model",
+                                   stateful_metrics=["top1"])
+    for width, ratios in configs:
+        stage_ratios = {i + 1: r for i, r in enumerate(ratios) if r != 1.0} or None
+        plain = slimkeras.materialize(model, width, stage_ratios)
+        counts = slimkeras.profile(model, width, stage_ratios)
+        for precision in precisions:
+            content = convert(plain, precision, representative if precision == "int8" else None)
+            check_bn_folded(content, plain)
+            entry = _model_entry(content, staging, width, stage_ratios, precision, counts, test_data,
+                                 bench_threads, bench_runs)
+            entries.append(entry)
+            progress.add(1, [("top1", entry["top1"])] if entry["top1"] is not None else None)
+    return entries
+
+
+def _model_entry(content, staging, width, stage_ratios, precision, counts, test_data, bench_threads,
+                 bench_runs):
+    """Writes one .tflite file into `staging`, measures it and returns its manifest entry."""
+    from tflite_export import manifest as manifest_lib
+    from tflite_export.runtime import TFLiteModel, benchmark, tensor_spec
+
+    entry_id = manifest_lib.model_id(width, stage_ratios, precision)
+    path = os.path.join(staging, f"{entry_id}.tflite")
+    with open(path, "wb") as f:
+        f.write(content)
+    loaded = TFLiteModel(path)
+    top1 = None if test_data is None else round(loaded.top1(*test_data), 6)
+    return {
+        "id": entry_id, "width": float(width),
+        "stage_ratios": {str(k): float(v) for k, v in stage_ratios.items()} if stage_ratios else None,
+        "precision": precision, "path": os.path.basename(path),
+        "sha256": manifest_lib.sha256_of(path), "bytes": os.path.getsize(path),
+        "input": tensor_spec(loaded.input_details), "output": tensor_spec(loaded.output_details),
+        "macs": int(counts["macs"]), "params": int(counts["params"]), "top1": top1,
+        "latency_ms": {str(t): benchmark(path, t, bench_runs) for t in bench_threads},
+    }
+
+
 def print_summary(manifest, out_dir):
     print(f"\nExported {len(manifest['models'])} models to {out_dir}")
     print(f"{'id':>22} {'MACs (M)':>9} {'KB':>8} {'top-1 %':>8} {'p90 ms (1 thr)':>15}")
@@ -152,6 +157,19 @@ def print_summary(manifest, out_dir):
         p90 = m["latency_ms"].get("1", {}).get("p90")
         print(f"{m['id']:>22} {m['macs'] / 1e6:>9.2f} {m['bytes'] / 1024:>8.1f} {top1:>8} "
               f"{'-' if p90 is None else f'{p90:.3f}':>15}")
+
+
+def _labels_and_preprocessing(dataset, input_shape, data_dir, labels, preprocessing):
+    """The manifest's labels and preprocessing: the given ones, else the dataset's."""
+    if labels is not None and preprocessing is not None:
+        return labels, preprocessing
+    if dataset is None:
+        raise ExportError("The manifest needs the class labels and preprocessing: pass "
+                          "--representative_data=DATASET, or labels= and preprocessing=.")
+    from slimkeras.datasets import metadata
+
+    default_labels, default_preprocessing = metadata(dataset, input_shape, data_dir)
+    return labels or default_labels, preprocessing or default_preprocessing
 
 
 def _resolve_configs(model, widths):
@@ -284,16 +302,6 @@ def parse_widths(text):
     return widths
 
 
-def _parse_threads(text):
-    try:
-        threads = [int(t) for t in text.split(",") if t]
-    except ValueError:
-        raise ExportError(f"--threads={text!r}: give thread counts like 1,2.") from None
-    if any(t < 1 for t in threads):
-        raise ExportError(f"--threads={text!r}: thread counts must be >= 1.")
-    return threads
-
-
 def _run_info(model_path):
     """results.json of the training run beside the model, if any."""
     import json
@@ -306,8 +314,12 @@ def _run_info(model_path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tflite_export.export", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """`python -m tflite_export.export`; returns the exit code (2 after one `error:` line)."""
+    from slimkeras.cli import ArgumentParser, run
+    from tflite_export.bench import parse_threads
+
+    parser = ArgumentParser(prog="python -m tflite_export.export", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the trained .keras file (MODEL_DIR/final.keras)")
     parser.add_argument("--out", required=True, help="the export directory to write")
     parser.add_argument("--widths", default="", help="comma-separated widths (default: switches / calibrated widths)")
@@ -332,11 +344,11 @@ def main(argv=None):
             labels=info.get("labels"), preprocessing=info.get("preprocessing"),
             calibrate_images=args.calibrate_images, representative_images=args.representative_images,
             eval_images=args.eval_images,
-            bench_threads=_parse_threads(args.threads) if args.bench_runs > 0 else (),
+            bench_threads=parse_threads(args.threads) if args.bench_runs > 0 else (),
             bench_runs=max(args.bench_runs, 1), verbose=0 if args.quiet else 1,
         )
 
-    return cli.run(action)
+    return run(action)
 
 
 if __name__ == "__main__":
