@@ -25,7 +25,8 @@ def bench_export(out_dir, threads=(1,), runs=100, warmup_runs=10, verbose=1):
         verbose: 1 shows a progress bar and prints the table.
 
     Raises:
-        ValueError: bad arguments, or an export whose files differ from its manifest.
+        ValueError: bad arguments; ManifestError (a ValueError) for an export that
+            `manifest.validate_manifest` refuses.
     """
     import keras
 
@@ -33,10 +34,7 @@ def bench_export(out_dir, threads=(1,), runs=100, warmup_runs=10, verbose=1):
     from tflite_export import manifest as manifest_lib
     from tflite_export.runtime import benchmark
 
-    manifest = manifest_lib.read_manifest(out_dir)
-    problems = manifest_lib.file_problems(manifest, out_dir)
-    if problems:
-        raise ValueError(f"{out_dir}: " + "; ".join(problems) + ". Re-export it.")
+    manifest = manifest_lib.validate_manifest(out_dir)
     if not threads or any(t < 1 for t in threads):
         raise ValueError(f"--threads must list thread counts >= 1, got {list(threads)}.")
     if runs < 1 or warmup_runs < 0:

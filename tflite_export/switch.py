@@ -124,13 +124,14 @@ def run_switching(out_dir, budget_ms, precision=None, threads=1, steps=2000, sta
         verbose: 1 prints the start, every switch and a summary.
 
     Raises:
-        ValueError: bad settings, or an export without usable models of the precision.
+        ValueError: bad settings, an export `manifest.validate_manifest` refuses, or
+            one without loadable models of the precision.
     """
     from tflite_export import manifest as manifest_lib
 
     settings = SwitchSettings(budget_ms, precision, threads, steps, startup_runs, load_processes,
                               load_at, load_until, mode)
-    manifest = manifest_lib.read_manifest(out_dir)
+    manifest = manifest_lib.validate_manifest(out_dir)
     precision, entries = _uniform_entries(manifest, settings.precision)
     models = LoadedModels(out_dir, entries, settings.threads)
     if not models.widths:
