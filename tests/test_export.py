@@ -1,9 +1,10 @@
-"""TFLite export: per-width files, manifest, int8, BN bundle, bench and switch CLIs.
+"""TFLite export: per-width files, manifest, labels.txt, int8, BN bundle, bench and switch CLIs.
 
 A US-MobileNet v1 is trained briefly on Fashion-MNIST by `training.main --export`
 (module fixture); everything else reads that run's final.keras and export.
 """
 
+import errno
 import hashlib
 import json
 import os
@@ -34,6 +35,12 @@ def fashion_test(limit=None):
     images = read_idx(FASHION / "t10k-images-idx3-ubyte.gz")[..., None][:limit]
     labels = read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")[:limit]
     return ((images.astype(np.float32) / 255.0 - 0.2860) / 0.3530), labels.astype(np.int64)
+
+
+def softmax(logits):
+    """Softmax over the last axis, in float64 (a reference independent of Keras and LiteRT)."""
+    shifted = np.asarray(logits, np.float64) - np.max(logits, axis=-1, keepdims=True)
+    return np.exp(shifted) / np.sum(np.exp(shifted), axis=-1, keepdims=True)
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +110,7 @@ def test_fp32_tflite_equals_keras_at_every_width(exported, net):
         if m["precision"] != "fp32":
             continue
         net.set_width(m["width"])
-        reference = net.predict(images, batch_size=500, verbose=0)
+        reference = softmax(net.predict(images, batch_size=500, verbose=0))  # the export's output_kind
         got = TFLiteModel(out / m["path"]).predict(images)
         assert np.max(np.abs(got - reference)) <= 1e-4, m["id"]
 
@@ -165,7 +172,7 @@ def test_bn_bundle_refuses_to_the_exported_model(exported, net):
             c = len(shift)  # the BN becomes a bias add: gamma 1, mean 0, sqrt(var + eps) 1
             plain.get_layer(name).set_weights([np.ones(c), shift, np.zeros(c), np.full(c, 1.0 - epsilon)])
         reference = TFLiteModel(out / f"w{width:g}_fp32.tflite").predict(images)
-        assert np.max(np.abs(plain.predict(images, verbose=0) - reference)) <= 1e-4, width
+        assert np.max(np.abs(softmax(plain.predict(images, verbose=0)) - reference)) <= 1e-4, width
     with pytest.raises(KeyError, match="holds"):
         bundle.find(0.6)
 
@@ -316,7 +323,7 @@ def test_switch_cli_picks_by_budget_and_the_java_core_replays_the_same_picks(exp
     result = subprocess.run(["java", "-cp", str(build), "org.slimkeras.core.CoreTool", "trace", str(record)],
                             capture_output=True, text=True, check=True)
     assert [float(x) for x in result.stdout.split()] == trace["expected_picks"]
-    from tflite_export.switch_policy import load_trace, run_trace
+    from tflite_export.trace_runner import load_trace, run_trace
 
     assert run_trace(load_trace(record)) == trace["expected_picks"]
 
@@ -329,3 +336,64 @@ def test_switch_cli_rejects_bad_budgets_and_precisions(exported, capsys):
     assert "--budget_ms must be a positive number" in capsys.readouterr().err
     assert switch.main([out, "--budget_ms=1", "--precision=fp16"]) == 2
     assert "has fp32, int8" in capsys.readouterr().err
+
+
+def test_every_file_has_the_signature_images_to_probabilities(exported):
+    from ai_edge_litert.interpreter import Interpreter
+
+    out, manifest = exported
+    for m in manifest["models"]:
+        interpreter = Interpreter(model_path=str(out / m["path"]))
+        assert interpreter.get_signature_list() == {
+            "serving_default": {"inputs": ["images"], "outputs": ["probabilities"]}}, m["id"]
+        runner = interpreter.get_signature_runner()
+        assert list(runner.get_input_details()) == ["images"]
+        assert list(runner.get_output_details()) == ["probabilities"]
+
+
+def test_labels_file_and_manifest_keys(exported):
+    from slimkeras.datasets import fashion_mnist
+
+    out, manifest = exported
+    assert manifest["output_kind"] == "probabilities" and manifest["labels_file"] == "labels.txt"
+    assert (out / "labels.txt").read_text() == "".join(f"{label}\n" for label in fashion_mnist.LABELS)
+    assert (out / "labels.txt").read_text().splitlines() == manifest["labels"]
+    assert manifest_lib.output_kind({}) == "logits"  # exports written before the key: logits
+
+
+def test_probabilities_sum_to_one_and_rank_as_the_logits_export(exported, run_dir, net, tmp_path):
+    out, manifest = exported
+    images, _ = fashion_test(1000)
+    logits_dir = tmp_path / "logits"
+    assert export.main([f"--model={run_dir / 'final.keras'}", "--widths=0.5", "--output=logits",
+                        "--quantize=fp32", "--bench_runs=0", "--eval_images=0", "--quiet",
+                        f"--out={logits_dir}"]) == 0
+    logits_manifest = json.loads((logits_dir / "manifest.json").read_text())
+    assert logits_manifest["output_kind"] == "logits"
+    logits = TFLiteModel(logits_dir / "w0.5_fp32.tflite").predict(images)
+    net.set_width(0.5)
+    assert np.max(np.abs(logits - net.predict(images, batch_size=500, verbose=0))) <= 1e-4
+    probabilities = TFLiteModel(out / "w0.5_fp32.tflite").predict(images)
+    assert np.max(np.abs(probabilities.sum(axis=1) - 1.0)) <= 1e-5
+    assert np.max(np.abs(probabilities - softmax(logits))) <= 1e-5
+    assert np.array_equal(probabilities.argmax(1), logits.argmax(1))
+    int8 = TFLiteModel(out / "w0.5_int8.tflite").predict(images)
+    assert int8.min() >= 0.0 and np.max(np.abs(int8.sum(axis=1) - 1.0)) <= 0.05  # 1/256 steps
+
+
+def test_cli_calibrates_an_uncalibrated_width_from_representative_data(run_dir, net, tmp_path, capsys):
+    from slimkeras.datasets import load_images
+
+    out = tmp_path / "out"
+    assert export.main([f"--model={run_dir / 'final.keras'}", "--widths=0.6,1.0", "--quantize=fp32",
+                        "--representative_data=fashion_mnist", "--bench_runs=0", "--eval_images=0",
+                        f"--out={out}"]) == 0
+    assert "Calibrating BN for 0.6 on 1024 training images of fashion_mnist." in capsys.readouterr().out
+    # Reference: the same 1,024 training images, calibrated by the library directly.
+    images, _ = load_images("fashion_mnist", "train", (28, 28, 1), limit=1024, seed=0)
+    slimkeras.calibrate_bn(net, images, widths=[0.6], verbose=0)
+    net.set_width(0.6)
+    test_images, _ = fashion_test(500)
+    reference = softmax(net.predict(test_images, verbose=0))
+    got = TFLiteModel(out / "w0.6_fp32.tflite").predict(test_images)
+    assert np.max(np.abs(got - reference)) <= 1e-4

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import pytest
 
+from tflite_export.latency_tracker import LatencyTracker
 from tflite_export.switch_policy import (
     MAX_ACCURACY,
     Candidate,
-    LatencyTracker,
     NoUsableModelError,
     SelectorConfig,
     WidthSelector,
-    load_trace,
-    run_trace,
 )
+from tflite_export.trace_runner import load_trace, run_trace
 
 TRACES_DIR = Path(__file__).parents[1] / "android_demo" / "traces"
 TRACE_FILES = sorted(TRACES_DIR.glob("*.json"))
@@ -278,6 +277,38 @@ def test_no_probe_at_the_widest_model():
     selector, models = benchmarked([5.0, 8.0, 9.0], config)
     selector.on_result(models[2], 9.0)
     assert selector.next_probe() is None
+
+
+# -- step() -------------------------------------------------------------------
+def test_step_runs_the_current_model_then_a_due_probe_of_the_new_current_ones_neighbour():
+    config = SelectorConfig(warmup_runs=0, probe_every=2, down_after=1)
+    selector, models = benchmarked([5.0, 8.0, None], config)
+    assert selector.current() is models[1]
+    latencies = {0.25: 3.0, 0.5: 9.0, 0.75: 12.0}
+    calls = []
+
+    def run_model(model):
+        calls.append(model.width)
+        return latencies[model.width]
+
+    first = selector.step(run_model)            # 9.0 in band: no switch, no probe yet
+    assert calls == [0.5] and first.ran is models[1] and first.ms == 9.0
+    assert first.probe is None and first.probe_ms is None and first.current is models[1]
+    assert not first.switched
+    second = selector.step(run_model)           # second run of 0.5: its probe of 0.75 is due
+    assert calls == [0.5, 0.5, 0.75]
+    assert (second.probe, second.probe_ms, second.current) == (models[2], 12.0, models[1])
+    assert selector.tracker(models[2]).last() == 12.0
+    latencies[0.5] = 11.0                        # over budget, down_after=1: switch to 0.25
+    third = selector.step(run_model)
+    assert calls == [0.5, 0.5, 0.75, 0.5]       # a switch resets the probe count: no probe
+    assert third.ran is models[1] and third.current is models[0] and third.switched
+
+
+def test_step_before_pick_raises():
+    selector = WidthSelector(three_models(), BUDGET, NO_WARMUP)
+    with pytest.raises(RuntimeError, match="pick"):
+        selector.step(lambda model: 1.0)
 
 
 # -- validation -------------------------------------------------------------

@@ -11,37 +11,42 @@ import argparse
 import os
 import sys
 
-from tflite_export import cli
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING lines
 
 
 def bench_export(out_dir, threads=(1,), runs=100, warmup_runs=10, verbose=1):
-    """Benchmarks every model of the export in `out_dir`; returns the updated manifest."""
+    """Benchmarks every model of the export in `out_dir`; returns the updated manifest.
+
+    Args:
+        out_dir: an export directory.
+        threads: thread counts (each >= 1).
+        runs: steady-state invokes per model and thread count (>= 1).
+        warmup_runs: invokes before them (>= 0).
+        verbose: 1 shows a progress bar and prints the table.
+
+    Raises:
+        ValueError: bad arguments; ManifestError (a ValueError) for an export that
+            `manifest.validate_manifest` refuses.
+    """
+    import keras
+
+    from slimkeras.io import write_json_atomic
     from tflite_export import manifest as manifest_lib
     from tflite_export.runtime import benchmark
-    from slimkeras.io import write_json_atomic
 
-    manifest = manifest_lib.read_manifest(out_dir)
-    problems = manifest_lib.file_problems(manifest, out_dir)
-    if problems:
-        raise ValueError(f"{out_dir}: " + "; ".join(problems) + ". Re-export it.")
+    manifest = manifest_lib.validate_manifest(out_dir)
     if not threads or any(t < 1 for t in threads):
         raise ValueError(f"--threads must list thread counts >= 1, got {list(threads)}.")
     if runs < 1 or warmup_runs < 0:
         raise ValueError(f"--runs must be >= 1 and --warmup_runs >= 0, got {runs} and {warmup_runs}.")
-    total = len(manifest["models"]) * len(threads)
-    done = 0
+    progress = keras.utils.Progbar(len(manifest["models"]) * len(threads), verbose=verbose,
+                                   unit_name="benchmark", stateful_metrics=["p90_ms"])
     for entry in manifest["models"]:
         path = os.path.join(out_dir, entry["path"])
         entry["latency_ms"] = {}
         for t in threads:
             entry["latency_ms"][str(t)] = benchmark(path, t, runs, warmup_runs)
-            done += 1
-            if verbose:
-                print(f"\r[{done}/{total}] {entry['id']} threads={t}", end="", flush=True, file=sys.stderr)
-    if verbose:
-        print(file=sys.stderr)
+            progress.add(1, [("p90_ms", entry["latency_ms"][str(t)]["p90"])])
     write_json_atomic(os.path.join(out_dir, manifest_lib.MANIFEST_NAME), manifest)
     if verbose:
         print_table(manifest, threads)
@@ -49,6 +54,7 @@ def bench_export(out_dir, threads=(1,), runs=100, warmup_runs=10, verbose=1):
 
 
 def print_table(manifest, threads):
+    """Prints each model's latency statistics per thread count."""
     print(f"{'model':>22} {'MACs (M)':>9} {'thr':>4} {'init':>8} {'first':>8} {'mean':>8} "
           f"{'std':>7} {'p50':>8} {'p90':>8}  (ms)")
     for entry in manifest["models"]:
@@ -58,24 +64,31 @@ def print_table(manifest, threads):
                   f"{r['mean']:>8.3f} {r['std']:>7.3f} {r['p50']:>8.3f} {r['p90']:>8.3f}")
 
 
+def parse_threads(text):
+    """`"1,2"` -> [1, 2]; ValueError naming the value unless every count is an int >= 1."""
+    try:
+        threads = [int(t) for t in text.split(",") if t]
+    except ValueError:
+        raise ValueError(f"--threads={text!r}: give thread counts like 1,2.") from None
+    if not threads or any(t < 1 for t in threads):
+        raise ValueError(f"--threads={text!r}: thread counts must be >= 1.")
+    return threads
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tflite_export.bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """`python -m tflite_export.bench`; returns the exit code (2 after one `error:` line)."""
+    from slimkeras.cli import ArgumentParser, run
+
+    parser = ArgumentParser(prog="python -m tflite_export.bench", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", help="an export directory (holding manifest.json)")
     parser.add_argument("--threads", default="1", help="comma-separated thread counts, e.g. 1,2")
     parser.add_argument("--runs", type=int, default=100, help="steady-state runs per model")
     parser.add_argument("--warmup_runs", type=int, default=10)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-
-    def action():
-        try:
-            threads = [int(t) for t in args.threads.split(",") if t]
-        except ValueError:
-            raise ValueError(f"--threads={args.threads!r}: give thread counts like 1,2.") from None
-        bench_export(args.out_dir, threads, args.runs, args.warmup_runs, verbose=0 if args.quiet else 1)
-
-    return cli.run(action)
+    return run(lambda: bench_export(args.out_dir, parse_threads(args.threads), args.runs, args.warmup_runs,
+                                    verbose=0 if args.quiet else 1))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 
 PRECISIONS = ("fp32", "fp16", "int8")
+INPUT_NAME = "images"
 
 
 def check_precisions(precisions):
@@ -20,6 +21,28 @@ def check_precisions(precisions):
         if p not in PRECISIONS:
             raise ValueError(f"Unknown precision {p!r}; allowed: {', '.join(PRECISIONS)}.")
     return list(dict.fromkeys(precisions))
+
+
+def with_signature(model, output_kind="probabilities"):
+    """`model` (a classifier that outputs logits) as the exported file's signature shows it.
+
+    LiteRT's `get_signature_runner()` then takes `images` and returns
+    `probabilities` (a softmax appended; the converter makes it one SOFTMAX op)
+    or `logits`. The converter names signature tensors after the Keras input
+    layer and the keys of a dict output; without them they are `input_layer`
+    and `output_0`.
+
+    Args:
+        model: a Keras model of one image input and one logits output.
+        output_kind: "probabilities" or "logits".
+    """
+    import keras
+
+    images = keras.Input(tuple(model.inputs[0].shape[1:]), name=INPUT_NAME)
+    outputs = model(images)
+    if output_kind == "probabilities":
+        outputs = keras.layers.Softmax(name="softmax")(outputs)
+    return keras.Model(images, {output_kind: outputs}, name=model.name)
 
 
 def convert(model, precision="fp32", representative=None):

@@ -18,169 +18,215 @@ that trace in the format of android_demo/traces, so the Java core replays
 the same run and must make the same picks.
 """
 
-import argparse
+# Only light imports at the top: the busy processes of --load_processes are spawned
+# and import this module again.
 import math
-import multiprocessing
 import os
 import sys
 import time
+from dataclasses import dataclass
+from typing import Optional
 
-from tflite_export import cli
+from tflite_export.background_load import BackgroundLoad
+from tflite_export.switch_policy import MAX_ACCURACY, WIDEST, Candidate, SelectorConfig, WidthSelector
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _busy(stop):
-    while not stop.is_set():
-        sum(i * i for i in range(10000))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING lines
 
 
-class BackgroundLoad:
-    """`processes` busy-looping processes, started and stopped on demand."""
+@dataclass(frozen=True)
+class SwitchSettings:
+    """What one switching run does.
 
-    def __init__(self, processes):
-        self.processes = processes
-        self._stop = None
-        self._workers = []
+    Args:
+        budget_ms: latency budget per inference (> 0).
+        precision: the precision whose models compete (None: the first exported).
+        threads: interpreter threads.
+        steps: inference steps after start-up.
+        startup_runs: benchmark runs of each model before the first pick.
+        load_processes: busy processes simulating a background load (0: none).
+        load_at, load_until: fractions of the steps where the load starts and stops.
+        mode: "widest" or "max_accuracy".
+    """
+
+    budget_ms: float
+    precision: Optional[str] = None
+    threads: int = 1
+    steps: int = 2000
+    startup_runs: int = 10
+    load_processes: int = 0
+    load_at: float = 0.3
+    load_until: float = 0.6
+    mode: str = WIDEST
+
+    def __post_init__(self):
+        budget = self.budget_ms
+        if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
+            raise ValueError(f"--budget_ms must be a positive number of milliseconds, got {budget!r}.")
+        if self.steps < 1 or self.startup_runs < 1 or self.threads < 1 or self.load_processes < 0:
+            raise ValueError(f"--steps, --startup_runs and --threads must be >= 1 and --load_processes >= 0 "
+                             f"(got {self.steps}, {self.startup_runs}, {self.threads}, {self.load_processes}).")
+        if not 0.0 <= self.load_at <= self.load_until <= 1.0:
+            raise ValueError(f"need 0 <= --load_at <= --load_until <= 1, got {self.load_at} and {self.load_until}.")
+        if self.mode not in (WIDEST, MAX_ACCURACY):
+            raise ValueError(f"--mode={self.mode!r}; allowed: {WIDEST}, {MAX_ACCURACY}.")
+
+
+class LoadedModels:
+    """The interpreters of the candidates that loaded, each with a fixed random input.
+
+    Args:
+        out_dir: the export directory.
+        entries: the manifest entries to load.
+        threads: interpreter threads.
+    """
+
+    def __init__(self, out_dir, entries, threads):
+        import numpy as np
+
+        from tflite_export.runtime import TFLiteModel, quantize
+
+        rng = np.random.default_rng(0)
+        self.failed = []
+        self._inputs = {}
+        for entry in entries:
+            try:
+                model = TFLiteModel(os.path.join(out_dir, entry["path"]), threads)
+            except (ValueError, RuntimeError, OSError) as e:
+                self.failed.append(entry["width"])
+                print(f"warning: {entry['path']} failed to load ({e}); it will not be picked.", file=sys.stderr)
+                continue
+            details = model.input_details
+            sample = rng.standard_normal(details["shape"]).astype(np.float32)
+            self._inputs[entry["width"]] = (model.interpreter, details["index"], quantize(sample, details))
 
     @property
-    def running(self):
-        return bool(self._workers)
+    def widths(self):
+        return list(self._inputs)
 
-    def start(self):
-        context = multiprocessing.get_context("spawn")
-        self._stop = context.Event()
-        self._workers = [context.Process(target=_busy, args=(self._stop,), daemon=True)
-                         for _ in range(self.processes)]
-        for worker in self._workers:
-            worker.start()
-
-    def stop(self):
-        if self._workers:
-            self._stop.set()
-            for worker in self._workers:
-                worker.join(timeout=5)
-            self._workers = []
-
-
-def run_switching(out_dir, budget_ms, precision=None, threads=1, steps=2000, startup_runs=10,
-                  load_processes=0, load_at=0.3, load_until=0.6, mode="widest", record=None,
-                  verbose=1):
-    """Runs the live switching loop; returns the recorded trace with its `picks`."""
-    import numpy as np
-
-    from tflite_export import manifest as manifest_lib
-    from tflite_export.runtime import TFLiteModel, quantize
-    from tflite_export.switch_policy import MAX_ACCURACY, WIDEST, Candidate, SelectorConfig, WidthSelector
-    from slimkeras.io import write_json_atomic
-
-    if not (isinstance(budget_ms, (int, float)) and math.isfinite(budget_ms) and budget_ms > 0):
-        raise ValueError(f"--budget_ms must be a positive number of milliseconds, got {budget_ms!r}.")
-    if steps < 1 or startup_runs < 1 or threads < 1 or load_processes < 0:
-        raise ValueError(f"--steps, --startup_runs and --threads must be >= 1 and --load_processes >= 0 "
-                         f"(got {steps}, {startup_runs}, {threads}, {load_processes}).")
-    if not 0.0 <= load_at <= load_until <= 1.0:
-        raise ValueError(f"need 0 <= --load_at <= --load_until <= 1, got {load_at} and {load_until}.")
-    if mode not in (WIDEST, MAX_ACCURACY):
-        raise ValueError(f"--mode={mode!r}; allowed: {WIDEST}, {MAX_ACCURACY}.")
-    manifest = manifest_lib.read_manifest(out_dir)
-    precisions = list(dict.fromkeys(m["precision"] for m in manifest["models"]))
-    precision = precision or precisions[0]
-    entries = [m for m in manifest["models"] if m["precision"] == precision and m["stage_ratios"] is None]
-    if not entries:
-        raise ValueError(f"--precision={precision!r}: the export has no uniform models of it; "
-                         f"it has {', '.join(precisions)}.")
-
-    candidates, loaded, failed = [], {}, []
-    for entry in entries:
-        candidate = Candidate(width=entry["width"], top1=math.nan if entry["top1"] is None else entry["top1"],
-                              id=entry["id"])
-        candidates.append(candidate)
-        try:
-            loaded[entry["width"]] = TFLiteModel(os.path.join(out_dir, entry["path"]), threads)
-        except (ValueError, RuntimeError, OSError) as e:
-            failed.append(entry["width"])
-            print(f"warning: {entry['path']} failed to load ({e}); it will not be picked.", file=sys.stderr)
-    selector = WidthSelector(candidates, budget_ms, SelectorConfig(mode=mode))
-    for candidate in candidates:
-        if candidate.width in failed:
-            selector.mark_failed(candidate)
-
-    rng = np.random.default_rng(0)
-    inputs = {}
-    for width, model in loaded.items():
-        details = model.input_details
-        sample = rng.standard_normal(details["shape"]).astype(np.float32)
-        inputs[width] = (model.interpreter, details["index"], quantize(sample, details))
-
-    def timed(width):
-        interpreter, index, value = inputs[width]
+    def time(self, width):
+        """Runs the model of `width` once; its latency in ms."""
+        interpreter, index, value = self._inputs[width]
         interpreter.set_tensor(index, value)
         start = time.perf_counter()
         interpreter.invoke()
         return (time.perf_counter() - start) * 1e3
 
-    startup = {}
+
+def run_switching(out_dir, budget_ms, precision=None, threads=1, steps=2000, startup_runs=10,
+                  load_processes=0, load_at=0.3, load_until=0.6, mode=WIDEST, record=None,
+                  verbose=1):
+    """Runs the live switching loop; returns the recorded trace with its `picks`.
+
+    Args:
+        out_dir: an export directory.
+        budget_ms ... mode: see `SwitchSettings`.
+        record: if given, the trace is written there (JSON, atomically).
+        verbose: 1 prints the start, every switch and a summary.
+
+    Raises:
+        ValueError: bad settings, an export `manifest.validate_manifest` refuses, or
+            one without loadable models of the precision.
+    """
+    from tflite_export import manifest as manifest_lib
+
+    settings = SwitchSettings(budget_ms, precision, threads, steps, startup_runs, load_processes,
+                              load_at, load_until, mode)
+    manifest = manifest_lib.validate_manifest(out_dir)
+    precision, entries = _uniform_entries(manifest, settings.precision)
+    models = LoadedModels(out_dir, entries, settings.threads)
+    if not models.widths:
+        raise ValueError(f"{out_dir}: no {precision} model could be loaded.")
+    candidates = [Candidate(width=e["width"], top1=math.nan if e["top1"] is None else e["top1"], id=e["id"])
+                  for e in entries]
+    selector = WidthSelector(candidates, settings.budget_ms, SelectorConfig(mode=settings.mode))
     for candidate in candidates:
-        if candidate.width in loaded:
-            startup[candidate.width] = [timed(candidate.width) for _ in range(startup_runs)]
-            for ms in startup[candidate.width]:
-                selector.on_benchmark(candidate, ms)
+        if candidate.width in models.failed:
+            selector.mark_failed(candidate)
+    startup = _benchmark_at_startup(selector, models, settings.startup_runs)
     current = selector.pick()
     if verbose:
-        print(f"start: {current.id} (budget {budget_ms} ms; start-up p90s: " + ", ".join(
-            f"{c.id} {selector.tracker(c).p90():.3f}" for c in candidates if c.width in loaded) + ")")
-
-    load = BackgroundLoad(load_processes)
-    rows, picks = [], []
-    try:
-        for t in range(steps):
-            if load_processes and not load.running and load_at * steps <= t < load_until * steps:
-                load.start()
-                if verbose:
-                    print(f"step {t}: background load of {load_processes} busy processes starts")
-            elif load.running and t >= load_until * steps:
-                load.stop()
-                if verbose:
-                    print(f"step {t}: background load stops")
-            row = {w: timed(w) for w in loaded}
-            rows.append(row)
-            before = selector.current()
-            selector.on_result(before, row[before.width])
-            probe = selector.next_probe()
-            if probe is not None:
-                selector.on_result(probe, row[probe.width])
-            after = selector.current()
-            picks.append(after.width)
-            if verbose and after is not before:
-                print(f"step {t}: {before.id} -> {after.id} (last {row[before.width]:.3f} ms, "
-                      f"p90 {selector.tracker(before).p90():.3f} ms, budget {budget_ms} ms)")
-    finally:
-        load.stop()
-
+        print(f"start: {current.id} (budget {settings.budget_ms} ms; start-up p90s: " + ", ".join(
+            f"{c.id} {selector.tracker(c).p90():.3f}" for c in candidates if c.width in startup) + ")")
+    rows, picks = _switching_loop(selector, models, settings, verbose)
     trace = {
         "name": "recorded",
-        "description": f"recorded from {os.path.abspath(out_dir)} ({precision}, {threads} threads)",
-        "budget_ms": budget_ms, "config": {"mode": mode}, "budget_changes": {},
+        "description": f"recorded from {os.path.abspath(out_dir)} ({precision}, {settings.threads} threads)",
+        "budget_ms": settings.budget_ms, "config": {"mode": settings.mode}, "budget_changes": {},
         "models": [{"width": c.width, "top1": None if math.isnan(c.top1) else c.top1} for c in candidates],
-        "fail_to_load": failed,
+        "fail_to_load": models.failed,
         "startup": {f"{w!r}": v for w, v in startup.items()},
         # Failed models have no latency; the selector never runs them.
         "steps": [{f"{w!r}": round(ms, 6) for w, ms in row.items()} for row in rows],
         "expected_picks": picks,
     }
     if record:
+        from slimkeras.io import write_json_atomic
+
         write_json_atomic(record, trace)
     if verbose:
         counts = {c.id: picks.count(c.width) for c in candidates}
         switches = sum(1 for a, b in zip(picks, picks[1:]) if a != b)
-        print(f"done: {steps} steps, {switches} switches; steps per model: {counts}")
+        print(f"done: {settings.steps} steps, {switches} switches; steps per model: {counts}")
     return trace
 
 
+def _uniform_entries(manifest, precision):
+    """(precision, the uniform models of it), the precision defaulting to the first exported."""
+    precisions = list(dict.fromkeys(m["precision"] for m in manifest["models"]))
+    precision = precision or precisions[0]
+    entries = [m for m in manifest["models"] if m["precision"] == precision and m["stage_ratios"] is None]
+    if not entries:
+        raise ValueError(f"--precision={precision!r}: the export has no uniform models of it; "
+                         f"it has {', '.join(precisions)}.")
+    return precision, entries
+
+
+def _benchmark_at_startup(selector, models, runs):
+    """Times each loaded model `runs` times, feeding the selector; {width: [ms]}."""
+    startup = {}
+    for candidate in selector.models():
+        if candidate.width in models.widths:
+            startup[candidate.width] = [models.time(candidate.width) for _ in range(runs)]
+            for ms in startup[candidate.width]:
+                selector.on_benchmark(candidate, ms)
+    return startup
+
+
+def _switching_loop(selector, models, settings, verbose):
+    """Steps the selector `settings.steps` times; (latency rows, picked widths)."""
+    load = BackgroundLoad(settings.load_processes)
+    load_steps = range(math.ceil(settings.load_at * settings.steps), math.ceil(settings.load_until * settings.steps))
+    rows, picks = [], []
+    try:
+        for t in range(settings.steps):
+            if settings.load_processes and not load.running and t in load_steps:
+                load.start()
+                if verbose:
+                    print(f"step {t}: background load of {settings.load_processes} busy processes starts")
+            elif load.running and t not in load_steps:
+                load.stop()
+                if verbose:
+                    print(f"step {t}: background load stops")
+            row = {w: models.time(w) for w in models.widths}
+            rows.append(row)
+            result = selector.step(lambda candidate: row[candidate.width])
+            picks.append(result.current.width)
+            if verbose and result.switched:
+                print(f"step {t}: {result.ran.id} -> {result.current.id} (last {result.ms:.3f} ms, "
+                      f"p90 {selector.tracker(result.ran).p90():.3f} ms, budget {settings.budget_ms} ms)")
+    finally:
+        load.stop()
+    return rows, picks
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m tflite_export.switch", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    """`python -m tflite_export.switch`; returns the exit code (2 after one `error:` line)."""
+    import argparse
+
+    from slimkeras.cli import ArgumentParser, run
+
+    parser = ArgumentParser(prog="python -m tflite_export.switch", description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", help="an export directory (holding manifest.json)")
     parser.add_argument("--budget_ms", type=float, required=True, help="latency budget per inference")
     parser.add_argument("--precision", default=None, help="fp32 | fp16 | int8 (default: the first exported)")
@@ -190,11 +236,11 @@ def main(argv=None):
     parser.add_argument("--load_processes", type=int, default=0, help="busy processes simulating load")
     parser.add_argument("--load_at", type=float, default=0.3, help="fraction of the steps where load starts")
     parser.add_argument("--load_until", type=float, default=0.6, help="fraction of the steps where it stops")
-    parser.add_argument("--mode", default="widest", help="widest | max_accuracy")
+    parser.add_argument("--mode", default=WIDEST, help="widest | max_accuracy")
     parser.add_argument("--record", default=None, help="write the run as a trace JSON file")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-    return cli.run(lambda: run_switching(
+    return run(lambda: run_switching(
         args.out_dir, args.budget_ms, args.precision, args.threads, args.steps, args.startup_runs,
         args.load_processes, args.load_at, args.load_until, args.mode, args.record,
         verbose=0 if args.quiet else 1))

@@ -1,11 +1,13 @@
 """Width-switching policy for slimmable models on a latency budget (stdlib only).
 
-This module is the Python twin of ``org.slimkeras.core.WidthSelector`` and
-``org.slimkeras.core.LatencyTracker`` in ``android_demo/core``. Both implement
-the same rules, step for step, so that a latency trace replayed in Python and in
-Java yields the same list of picked widths. The trace files in
-``android_demo/traces/*.json`` are generated with this module
-(``android_demo/traces/make_traces.py``) and checked by both test suites.
+This module is the Python twin of ``org.slimkeras.core.WidthSelector`` in
+``android_demo/core`` (the latency statistics are in
+:mod:`tflite_export.latency_tracker`, the replay of recorded traces in
+:mod:`tflite_export.trace_runner`). Both implement the same rules, step for
+step, so that a latency trace replayed in Python and in Java yields the same
+list of picked widths. The trace files in ``android_demo/traces/*.json`` are
+generated with these modules (``android_demo/traces/make_traces.py``) and
+checked by both test suites.
 
 The policy, in short: every candidate model (one precision, uniform widths,
 ascending) has a :class:`LatencyTracker`. :meth:`WidthSelector.pick` chooses
@@ -28,122 +30,25 @@ latest probe is the fresh evidence, so one probe within the budget is enough.
 
 from __future__ import annotations
 
-import json
 import math
-from collections import deque
 from dataclasses import dataclass, fields
-from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+from tflite_export.latency_tracker import LatencyTracker, is_finite_number
 
 __all__ = [
     "WIDEST",
     "MAX_ACCURACY",
     "Candidate",
-    "LatencyTracker",
     "NoUsableModelError",
     "SelectorConfig",
+    "StepResult",
     "WidthSelector",
-    "load_trace",
-    "run_trace",
 ]
 
 WIDEST = "widest"
 MAX_ACCURACY = "max_accuracy"
 _MODES = (WIDEST, MAX_ACCURACY)
-
-
-def _is_finite_number(value: Any) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
-
-
-def _nearest_rank(sorted_values: Sequence[float], percent: int) -> float:
-    """Nearest-rank percentile: ``sorted[ceil(percent/100 * n) - 1]``.
-
-    Computed with integers so that it never depends on float rounding of
-    ``0.9 * n`` (the Java twin does the same).
-    """
-    n = len(sorted_values)
-    rank = (percent * n + 99) // 100
-    return sorted_values[rank - 1]
-
-
-class LatencyTracker:
-    """Rolling latency statistics of one model.
-
-    The first ``warmup_runs`` samples the tracker ever receives are discarded
-    (counted by :meth:`warmup_seen`); later samples go into a rolling window of
-    the last ``window_size`` samples, and into an exponential moving average.
-    Statistics of an empty window are NaN, which callers treat as "unknown".
-    """
-
-    def __init__(self, window_size: int = 20, warmup_runs: int = 3,
-                 ema_alpha: float = 0.2) -> None:
-        if not isinstance(window_size, int) or window_size < 1:
-            raise ValueError(f"window_size must be an int >= 1, got {window_size!r}")
-        if not isinstance(warmup_runs, int) or warmup_runs < 0:
-            raise ValueError(f"warmup_runs must be an int >= 0, got {warmup_runs!r}")
-        if not _is_finite_number(ema_alpha) or not 0.0 < ema_alpha <= 1.0:
-            raise ValueError(f"ema_alpha must be in (0, 1], got {ema_alpha!r}")
-        self._warmup_runs = warmup_runs
-        self._ema_alpha = float(ema_alpha)
-        self._window: deque = deque(maxlen=window_size)
-        self._warmup_seen = 0
-        self._ema = math.nan
-
-    def add(self, ms: float) -> None:
-        """Record one latency sample in milliseconds (finite, >= 0)."""
-        if not _is_finite_number(ms) or ms < 0:
-            raise ValueError(f"latency must be a finite number >= 0 ms, got {ms!r}")
-        if self._warmup_seen < self._warmup_runs:
-            self._warmup_seen += 1
-            return
-        ms = float(ms)
-        self._window.append(ms)
-        if math.isnan(self._ema):
-            self._ema = ms
-        else:
-            self._ema = self._ema_alpha * ms + (1.0 - self._ema_alpha) * self._ema
-
-    def warmup_seen(self) -> int:
-        """Number of samples discarded as warm-up so far."""
-        return self._warmup_seen
-
-    def count(self) -> int:
-        """Number of samples in the rolling window."""
-        return len(self._window)
-
-    def last(self) -> float:
-        """The most recent sample in the window, NaN if empty."""
-        if not self._window:
-            return math.nan
-        return self._window[-1]
-
-    def mean(self) -> float:
-        """Mean of the window (summed in order, like the Java twin), NaN if empty."""
-        if not self._window:
-            return math.nan
-        total = 0.0
-        for value in self._window:
-            total += value
-        return total / len(self._window)
-
-    def p50(self) -> float:
-        """Nearest-rank median of the window, NaN if empty."""
-        return self._percentile(50)
-
-    def p90(self) -> float:
-        """Nearest-rank 90th percentile of the window, NaN if empty."""
-        return self._percentile(90)
-
-    def ema(self) -> float:
-        """Exponential moving average of all kept samples, NaN before the first."""
-        return self._ema
-
-    def _percentile(self, percent: int) -> float:
-        if not self._window:
-            return math.nan
-        return _nearest_rank(sorted(self._window), percent)
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,7 +82,7 @@ class SelectorConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}")
-        if not _is_finite_number(self.up_margin) or not 0.0 <= self.up_margin < 1.0:
+        if not is_finite_number(self.up_margin) or not 0.0 <= self.up_margin < 1.0:
             raise ValueError(f"up_margin must be in [0, 1), got {self.up_margin!r}")
         if self.mode not in _MODES:
             raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
@@ -202,6 +107,30 @@ class NoUsableModelError(RuntimeError):
     """Raised by :meth:`WidthSelector.pick` when every model failed to load."""
 
 
+@dataclass(frozen=True)
+class StepResult:
+    """What one :meth:`WidthSelector.step` ran and decided.
+
+    Attributes:
+        ran: the model that was current when the step began; it ran once.
+        ms: its latency.
+        probe: the wider neighbour probed after it, or None.
+        probe_ms: the probe's latency, or None without a probe.
+        current: the current model after the step (the one to run next).
+    """
+
+    ran: Candidate
+    ms: float
+    probe: Optional[Candidate]
+    probe_ms: Optional[float]
+    current: Candidate
+
+    @property
+    def switched(self) -> bool:
+        """Whether the step changed the current model."""
+        return self.current is not self.ran
+
+
 class WidthSelector:
     """Picks the model to run next from measured latencies and a budget.
 
@@ -218,9 +147,9 @@ class WidthSelector:
         if not self._models:
             raise ValueError("the model list is empty")
         for model in self._models:
-            if not _is_finite_number(model.width) or model.width <= 0:
+            if not is_finite_number(model.width) or model.width <= 0:
                 raise ValueError(f"model width must be > 0, got {model.width!r}")
-            if self._config.mode == MAX_ACCURACY and not _is_finite_number(model.top1):
+            if self._config.mode == MAX_ACCURACY and not is_finite_number(model.top1):
                 raise ValueError(
                     f"mode {MAX_ACCURACY!r} needs top1 for every model; width "
                     f"{model.width} has {model.top1!r}")
@@ -325,6 +254,33 @@ class WidthSelector:
         else:
             self._over = self._under = 0
 
+    def step(self, run_model: Callable[[Candidate], float]) -> StepResult:
+        """Runs the current model once and, when one is due, a probe; applies the rules.
+
+        Exactly: (1) ``ms = run_model(current)``, then :meth:`on_result` with it
+        (which may switch); (2) if :meth:`next_probe` then names a model (the wider
+        neighbour of the model current after (1)), ``probe_ms = run_model(probe)``
+        and :meth:`on_result` with it (statistics only: the probe is not current);
+        (3) returns both runs and the current model after them.
+
+        Args:
+            run_model: runs a candidate once and returns its latency in ms.
+
+        Raises:
+            RuntimeError: :meth:`pick` was never called.
+        """
+        ran = self.current()
+        if ran is None:
+            raise RuntimeError("call pick() before step()")
+        ms = run_model(ran)
+        self.on_result(ran, ms)
+        probe = self.next_probe()
+        probe_ms = None
+        if probe is not None:
+            probe_ms = run_model(probe)
+            self.on_result(probe, probe_ms)
+        return StepResult(ran, ms, probe, probe_ms, self.current())
+
     def next_probe(self) -> Optional[Candidate]:
         """The wider neighbour to run once now, or None.
 
@@ -348,7 +304,7 @@ class WidthSelector:
     # -- helpers ---------------------------------------------------------
     @staticmethod
     def _check_budget(budget_ms: Any) -> None:
-        if not _is_finite_number(budget_ms) or budget_ms <= 0:
+        if not is_finite_number(budget_ms) or budget_ms <= 0:
             raise ValueError(f"budget must be a finite number > 0 ms, got {budget_ms!r}")
 
     def _position(self, model: Candidate) -> int:
@@ -405,81 +361,3 @@ class WidthSelector:
         self._current = i
         self._over = self._under = 0
         self._runs_since_probe = 0
-
-
-# -- traces ---------------------------------------------------------------
-_TRACE_KEYS = ("budget_ms", "models", "steps")
-
-
-def load_trace(path: Union[str, Path]) -> Dict[str, Any]:
-    """Read a trace JSON file (see ``android_demo/traces``) and check its keys."""
-    with open(path, encoding="utf-8") as handle:
-        trace = json.load(handle)
-    if not isinstance(trace, dict):
-        raise ValueError(f"{path}: a trace must be a JSON object")
-    missing = [key for key in _TRACE_KEYS if key not in trace]
-    if missing:
-        raise ValueError(f"{path}: trace lacks {missing}")
-    return trace
-
-
-def _width_key_map(mapping: Dict[str, Any], what: str) -> Dict[float, Any]:
-    """Turn ``{"0.25": value}`` into ``{0.25: value}``."""
-    try:
-        return {float(key): value for key, value in mapping.items()}
-    except (TypeError, ValueError, AttributeError):
-        raise ValueError(f"{what} must be an object keyed by width strings") from None
-
-
-def run_trace(trace: Dict[str, Any]) -> List[float]:
-    """Replay a trace through a :class:`WidthSelector`; return the picked widths.
-
-    The loop is the one of the Java ``TraceRunner``: mark failed models, feed
-    the start-up samples (ascending width), pick, then per step apply a budget
-    change, run the current model, run a probe if one is due, and record the
-    current width.
-    """
-    models = [Candidate(width=m["width"],
-                        top1=math.nan if m.get("top1") is None else m["top1"])
-              for m in trace["models"]]
-    by_width = {m.width: m for m in models}
-    selector = WidthSelector(models, trace["budget_ms"],
-                             SelectorConfig.from_dict(trace.get("config")))
-
-    def model_of(width: Any) -> Candidate:
-        if width not in by_width:
-            raise ValueError(f"width {width!r} is not one of the trace's models")
-        return by_width[width]
-
-    for width in trace.get("fail_to_load", []):
-        selector.mark_failed(model_of(width))
-    startup = _width_key_map(trace.get("startup", {}), "startup")
-    for model in models:
-        for ms in startup.get(model.width, []):
-            selector.on_benchmark(model, ms)
-    selector.pick()
-
-    steps = trace["steps"]
-    budget_changes = {int(t): budget for t, budget in trace.get("budget_changes", {}).items()}
-    for t in budget_changes:
-        if not 0 <= t < len(steps):
-            raise ValueError(f"budget change at step {t} is outside 0..{len(steps) - 1}")
-    picks: List[float] = []
-    for t, raw_row in enumerate(steps):
-        row = _width_key_map(raw_row, f"step {t}")
-        if t in budget_changes:
-            selector.set_budget(budget_changes[t])
-        _report_run(selector, selector.current(), row, t)
-        probe = selector.next_probe()
-        if probe is not None:
-            _report_run(selector, probe, row, t)
-        picks.append(selector.current().width)
-    return picks
-
-
-def _report_run(selector: WidthSelector, model: Candidate,
-                row: Dict[float, float], step: int) -> None:
-    """Report ``model``'s latency at ``step`` of a trace to the selector."""
-    if model.width not in row:
-        raise ValueError(f"step {step} has no latency for width {model.width}")
-    selector.on_result(model, row[model.width])

@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 TRACES_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TRACES_DIR.parents[1]))
 
-from tflite_export.switch_policy import run_trace  # noqa: E402
+from tflite_export.trace_runner import run_trace  # noqa: E402
 
 WIDTHS = [0.25, 0.5, 0.75, 1.0]
 BASE_MS = {0.25: 0.9, 0.5: 1.6, 0.75: 2.6, 1.0: 3.9}
