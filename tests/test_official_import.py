@@ -124,16 +124,18 @@ def test_fp32_tflite_of_an_imported_width_matches_keras(us_mbv1):
 
 
 # -- bad input: one clear error, no output file ------------------------------------------
-def run_command(tmp_path, *args):
-    """Runs the command in a subprocess: (exit code, stderr lines, files in tmp_path/out)."""
+def run_command(tmp_path, capsys, *args):
+    """Runs the command in-process: (exit code, stderr's `error` lines, stderr, files in out/)."""
     out_dir = tmp_path / "out"
     out_dir.mkdir(exist_ok=True)
-    result = subprocess.run(
-        [sys.executable, "-m", "slimkeras.official", *args, f"--out={out_dir / 'model.keras'}"],
-        capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(__file__)), timeout=300,
-    )
-    lines = [l for l in result.stderr.splitlines() if l.startswith("error")]
-    return result.returncode, lines, result.stderr, os.listdir(out_dir)
+    capsys.readouterr()
+    try:
+        code = main([*args, f"--out={out_dir / 'model.keras'}"])
+    except SystemExit as e:  # argparse errors
+        code = e.code
+    stderr = capsys.readouterr().err
+    lines = [l for l in stderr.splitlines() if l.startswith("error")]
+    return code, lines, stderr, os.listdir(out_dir)
 
 
 def test_checkpoint_of_another_architecture(tmp_path):
@@ -167,20 +169,22 @@ def test_missing_key_and_bad_shapes(us_mbv1, tmp_path):
         slimkeras.from_official_checkpoint(tmp_path / "bare.pt", arch="us_mobilenet_v1")
 
 
-def test_command_rejects_a_truncated_file(us_mbv1, tmp_path):
+def test_command_rejects_a_truncated_file(us_mbv1, tmp_path, capsys):
     data = open(us_mbv1[1], "rb").read()
     bad = tmp_path / "truncated.pt"
     bad.write_bytes(data[: len(data) // 2])
-    code, errors, stderr, files = run_command(tmp_path, str(bad), "--arch=us_mobilenet_v1")
+    code, errors, stderr, files = run_command(tmp_path, capsys, str(bad), "--arch=us_mobilenet_v1")
     assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr
     assert "not a readable PyTorch file (truncated or corrupt?)" in errors[0]
     assert files == []
 
 
-def test_command_rejects_bad_flags(tmp_path):
-    code, errors, stderr, files = run_command(tmp_path, "x.pt", "--arch=mobilenet_v1")
+def test_command_rejects_bad_flags(tmp_path, capsys):
+    code, errors, stderr, files = run_command(tmp_path, capsys, "x.pt", "--arch=mobilenet_v1")
     assert code == 2 and len(errors) == 1 and "invalid choice: 'mobilenet_v1'" in errors[0], stderr
-    code, errors, stderr, _ = run_command(tmp_path, str(tmp_path / "none.pt"), "--arch=s_resnet50")
+    code, errors, stderr, _ = run_command(tmp_path, capsys, "x.pt", "--arch=s_resnet50", "--width_mult_list=0.5,x")
+    assert code == 2 and errors == ["error: width_mult_list '0.5,x' is not a list of numbers."], stderr
+    code, errors, stderr, _ = run_command(tmp_path, capsys, str(tmp_path / "none.pt"), "--arch=s_resnet50")
     assert code == 2 and errors == [f"error: checkpoint {str(tmp_path / 'none.pt')!r} does not exist "
                                     "(or is not a file)."], stderr
     assert files == []

@@ -321,7 +321,8 @@ REFERENCES = {
 # -- weights, statistics, checkpoints, logits ---------------------------------------------
 def make_reference(arch, widths, images, seed=0, num_classes=1000):
     """A reference model of `arch` with random weights and per-width BN statistics fitted on
-    `images` (NCHW) with noise (mean shifted by 0.1 std, variance scaled by 0.8-1.25)."""
+    `images` (NCHW) with noise (mean shifted by 0.1 std, variance scaled by 0.8-1.25), the
+    classifier scaled so that the logits' standard deviation is at most ~1."""
     builder, universal = REFERENCES[arch]
     torch.manual_seed(seed)
     model = builder(list(widths), universal, num_classes).eval()
@@ -345,6 +346,13 @@ def make_reference(arch, widths, images, seed=0, num_classes=1000):
                 noise = torch.rand(var.shape, generator=generator)
                 target.running_mean.copy_(mean + 0.1 * var.sqrt() * torch.randn(mean.shape, generator=generator))
                 target.running_var.copy_(var * (0.8 + 0.45 * noise))
+        # Logits of unit scale (deep random nets reach |logits| ~ 30, where float32 rounding
+        # alone differs by ~1e-4 between two correct implementations).
+        index = max(range(len(widths)), key=lambda i: widths[i])
+        CTX.reset(widths[index], index)
+        scale = max(1.0, float(model(images).std()))
+        model.classifier[0].weight.div_(scale)
+        model.classifier[0].bias.div_(scale)
     CTX.reset(1.0, 0)
     return model
 

@@ -161,15 +161,16 @@ def parse_widths(arch, width_mult_list=None):
     """
     if width_mult_list is None:
         return tuple(arch.widths)
+    given = width_mult_list
     if isinstance(width_mult_list, str):
         width_mult_list = [w for w in width_mult_list.split(",") if w.strip()]
     try:
         widths = tuple(float(w) for w in width_mult_list)
     except (TypeError, ValueError):
-        raise CheckpointError(f"width_mult_list {width_mult_list!r} is not a list of numbers.") from None
+        raise CheckpointError(f"width_mult_list {given!r} is not a list of numbers.") from None
     if not widths or any(not np.isfinite(w) or w <= 0 for w in widths) or len(set(widths)) != len(widths):
         raise CheckpointError(
-            f"width_mult_list {width_mult_list!r}: need distinct positive widths, e.g. "
+            f"width_mult_list {given!r}: need distinct positive widths, e.g. "
             f"{','.join(f'{w:g}' for w in arch.widths[:4])}."
         )
     if arch.universal:
