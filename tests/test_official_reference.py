@@ -42,6 +42,19 @@ class _Context:
 CTX = _Context()
 
 
+class Meter:
+    """A pickled training object like the official ScalarMeter; counts its restorations."""
+
+    restored = 0
+
+    def __init__(self):
+        self.values = [0.5, 0.25]
+
+    def __setstate__(self, state):
+        Meter.restored += 1
+        self.__dict__.update(state)
+
+
 def make_divisible(v, divisor=8, min_value=1):
     new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
     return new_v + divisor if new_v < 0.9 * v else new_v

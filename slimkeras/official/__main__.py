@@ -1,7 +1,7 @@
 """Import an official PyTorch checkpoint and write a slimkeras `.keras` file.
 
     python -m slimkeras.official CHECKPOINT --arch=us_mobilenet_v1 --out=model.keras \\
-        [--width_mult_list=0.25,0.275,...] [--trust_pickle]
+        [--width_mult_list=0.25,0.275,...]
 
 CHECKPOINT is a published file of JiahuiYu/slimmable_networks (e.g.
 us_mobilenet_v1_calibrated.pt). The .keras file is written under a temporary name beside
@@ -41,9 +41,6 @@ def build_parser():
     parser.add_argument("--width_mult_list", default=None,
                         help="the checkpoint's width list, comma-separated (default: the "
                              "published checkpoint's)")
-    parser.add_argument("--trust_pickle", action="store_true",
-                        help="also load checkpoints holding pickled Python objects (runs code "
-                             "from the file: only for files you trust)")
     return parser
 
 
@@ -84,8 +81,7 @@ def main(argv=None):
         from slimkeras.official import from_official_checkpoint
 
         model = from_official_checkpoint(args.checkpoint, args.arch,
-                                         width_mult_list=args.width_mult_list,
-                                         trust_pickle=args.trust_pickle)
+                                         width_mult_list=args.width_mult_list)
         save_atomically(model, args.out)
     except (CheckpointError, TorchMissingError, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)

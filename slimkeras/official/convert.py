@@ -93,17 +93,42 @@ def strip_module_prefix(state):
     return dict(state)
 
 
-def load_state_dict(path, trust_pickle=False):
+class _Placeholder:
+    """Stands in for a pickled Python object of a checkpoint (e.g. the official training
+    meters): built by the weights-only unpickler without running any code of the file,
+    holding nothing."""
+
+    def __new__(cls, *args, **kwargs):
+        return object.__new__(cls)
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+def _placeholders(torch, path):
+    """Inert placeholder classes for the globals of `path` that weights-only loading
+    does not allow (named as they are, so the unpickler resolves them to these)."""
+    names = torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    classes = []
+    for full_name in names:
+        module, _, name = full_name.rpartition(".")
+        classes.append(type(name, (_Placeholder,), {"__module__": module, "__qualname__": name}))
+    return classes
+
+
+def load_state_dict(path):
     """The official checkpoint at `path` as `{key: float32 numpy array}` (no `module.`).
 
     Loads with `torch.load(weights_only=True)`: tensors and plain containers
-    only, no code runs. A checkpoint that also pickled Python objects (the
-    official training script saves its meters) is refused unless
-    `trust_pickle=True` (only for files you trust: unpickling runs code).
+    only, no code of the file runs. Other pickled Python objects (the
+    official train.py also saves its optimizer state and meters) are loaded
+    as inert placeholders and ignored.
 
     Args:
         path: the `.pt` file.
-        trust_pickle: allow arbitrary pickled objects.
 
     Raises:
         TorchMissingError: torch is not installed.
@@ -121,15 +146,15 @@ def load_state_dict(path, trust_pickle=False):
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint {path!r} does not exist (or is not a file).")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as e:
+            if "weights_only" not in str(e):
+                raise
+            with torch.serialization.safe_globals(_placeholders(torch, path)):
+                obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for corrupt files
         message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        if not trust_pickle and "weights_only" in str(e):
-            raise CheckpointError(
-                f"checkpoint {path!r} holds pickled Python objects besides tensors "
-                f"({message[:200]}); they were not loaded. If you trust the file, pass "
-                "trust_pickle=True (--trust_pickle): unpickling runs code from the file."
-            ) from None
         raise CheckpointError(
             f"checkpoint {path!r} is not a readable PyTorch file (truncated or corrupt?): "
             f"{type(e).__name__}: {message[:200]}"
@@ -401,7 +426,7 @@ def convert_state_dict(state, arch, width_mult_list=None, image_size=224):
     return model
 
 
-def from_official_checkpoint(path, arch, width_mult_list=None, trust_pickle=False, image_size=224):
+def from_official_checkpoint(path, arch, width_mult_list=None, image_size=224):
     """Imports a published checkpoint of the official slimmable/US-Nets code.
 
     The model's logits equal the PyTorch model's at every width of the
@@ -419,8 +444,6 @@ def from_official_checkpoint(path, arch, width_mult_list=None, trust_pickle=Fals
             "us_mobilenet_v1", "us_mobilenet_v2".
         width_mult_list: the checkpoint's width list, if not the published
             one (a list or a comma-separated string).
-        trust_pickle: also load checkpoints that pickled Python objects (runs
-            code from the file; only for files you trust).
         image_size: input size (224).
 
     Returns:
@@ -443,5 +466,5 @@ def from_official_checkpoint(path, arch, width_mult_list=None, trust_pickle=Fals
     """
     arch_spec = archs_lib.get_arch(arch) if not isinstance(arch, archs_lib.OfficialArch) else arch
     widths = parse_widths(arch_spec, width_mult_list)  # bad flags fail before torch loads
-    state = load_state_dict(path, trust_pickle=trust_pickle)
+    state = load_state_dict(path)
     return convert_state_dict(state, arch_spec, widths, image_size=image_size)
