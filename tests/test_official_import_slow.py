@@ -44,6 +44,11 @@ def test_s_net_equals_pytorch_at_every_switch(arch_name, tmp_path):
     images_t, images = reference.random_images(1, seed=1)
     for index, width in enumerate(arch.widths):
         assert max_difference(model, torch_model, width, index, images_t, images) <= TOLERANCE, width
+    # the static model the exporter converts (padding layers, count-pad pools kept) is the same
+    width = arch.widths[0]
+    model.set_width(width)
+    plain = slimkeras.materialize(model, width)
+    assert np.max(np.abs(plain(images).numpy() - model(images, training=False).numpy())) <= 1e-5
 
 
 def test_us_mobilenet_v2_equals_pytorch_at_listed_and_calibrated_widths(tmp_path):
