@@ -15,6 +15,17 @@ from slimkeras.width import WidthSpec
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # Lazy: the checkpoint importer (slimkeras.official) loads only when asked for; torch
+    # only when it reads a checkpoint.
+    if name == "from_official_checkpoint":
+        from slimkeras.official import from_official_checkpoint
+
+        return from_official_checkpoint
+    raise AttributeError(f"module 'slimkeras' has no attribute {name!r}")
+
+
 __all__ = [
     "SlimmableModel",
     "WidthSpec",
@@ -23,6 +34,7 @@ __all__ = [
     "datasets",
     "evaluate_top1",
     "io",
+    "from_official_checkpoint",
     "layers",
     "make_divisible",
     "models",

@@ -43,6 +43,11 @@ class SlimmableModel(keras.Model):
             for a switch list, 32 for a range).
         architecture: optional dict `{"name": ..., **builder kwargs}` recording
             how a zoo builder made this model.
+        class_names: optional list of str, the classes in output order
+            (exported as labels).
+        preprocessing: optional dict in the export manifest's schema
+            (`height`, `width`, `channels`, `scale`, `mean`, `std`, `layout`;
+            ImageNet models add their eval transform, e.g. `resize`, `crop`).
 
     Example:
 
@@ -55,8 +60,10 @@ class SlimmableModel(keras.Model):
     """
 
     def __init__(self, *args, width_spec=None, num_stages=0, num_bn_slots=None,
-                 architecture=None, **kwargs):
+                 architecture=None, class_names=None, preprocessing=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.preprocessing = None if preprocessing is None else dict(preprocessing)
         if width_spec is None:
             raise ValueError("SlimmableModel needs a `width_spec` (switches or width_range).")
         self.width_spec = (
@@ -302,6 +309,8 @@ class SlimmableModel(keras.Model):
                 "num_stages": self.num_stages,
                 "num_bn_slots": self.num_bn_slots,
                 "architecture": self.architecture,
+                "class_names": self.class_names,
+                "preprocessing": self.preprocessing,
             }
         )
         return config

@@ -17,6 +17,7 @@ per width configuration, indexed through the model's WidthState (see
 """
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from slimkeras.layers.base import SlimmableLayer, channel_count, check_positive_int
@@ -166,6 +167,40 @@ class SlimmableBatchNormBase(SlimmableLayer):
         if slot is None:
             return self.moving_mean.numpy(), self.moving_variance.numpy()
         return self.slot_mean.numpy()[slot], self.slot_variance.numpy()[slot]
+
+    def set_statistics(self, slot, mean, variance):
+        """Writes a slot's statistics (the inverse of `statistics(slot)`).
+
+        `mean` and `variance` hold the first `c` channels (that width's
+        active channels, `c <= max_channels`); the rest of the row is reset
+        to mean 0, variance 1. This only writes the layer's table: a
+        universal/shared BN slot is used once the model's slot registry
+        names its width (as `slimkeras.calibrate_bn` does).
+
+        Args:
+            slot: row index, `0 <= slot < num_slots`.
+            mean, variance: 1-D arrays of equal length c.
+
+        Example:
+
+        ```python
+        layer.set_statistics(0, np.zeros(16), np.ones(16))
+        ```
+        """
+        if not (isinstance(slot, int) and 0 <= slot < self.num_slots):
+            raise ValueError(f"`slot` must be an int in [0, {self.num_slots}), got {slot!r}.")
+        mean, variance = np.asarray(mean).reshape(-1), np.asarray(variance).reshape(-1)
+        c = mean.shape[0]
+        if variance.shape != (c,) or not 0 < c <= self.max_channels:
+            raise ValueError(
+                f"BN layer '{self.name}': mean/variance must have equal lengths in "
+                f"[1, {self.max_channels}], got {mean.shape[0]} and {variance.shape[0]}."
+            )
+        for table, values, fill in ((self.slot_mean, mean, 0.0), (self.slot_variance, variance, 1.0)):
+            rows = np.array(table.numpy())
+            rows[slot] = fill
+            rows[slot, :c] = values
+            table.assign(rows)
 
     def compute_output_shape(self, input_shape):
         return input_shape

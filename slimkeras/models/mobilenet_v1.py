@@ -12,9 +12,11 @@ SMALL_STAGES = IMAGENET_STAGES[:3]
 
 
 def mobilenet_v1(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(224, 224, 3),
-                 num_classes=1000, output_averaging=False, num_bn_slots=None, name="mobilenet_v1"):
+                 num_classes=1000, output_averaging=False, num_bn_slots=None, name="mobilenet_v1",
+                 padding="same"):
     """Slimmable MobileNet v1 (Howard et al. 2017) with the official channel rule.
 
+    Activations are ReLU6, as in the official code and `keras.applications.MobileNet`.
     Layers are named as in `keras.applications.MobileNet` (`conv1`,
     `conv_dw_{i}`, `conv_pw_{i}`, their `_bn`, `predictions`). Stages 1-5 are
     the resolution stages with 64, 128, 256, 512 and 1024 channels (the stem
@@ -33,6 +35,10 @@ def mobilenet_v1(width_mult_list=None, width_mult_range=None, bn=None, input_sha
         output_averaging: scale outputs by max/active input channels.
         num_bn_slots: how many widths can hold BN statistics (range models).
         name: model name.
+        padding: "same" (TensorFlow's) or "symmetric" (PyTorch's `padding=1`
+            on the stride-2 3x3 layers: explicit `ZeroPadding2D` + "valid";
+            for imported PyTorch weights). Output sizes, MACs and parameters
+            are the same.
 
     Returns:
         A `slimkeras.SlimmableModel`.
@@ -45,19 +51,19 @@ def mobilenet_v1(width_mult_list=None, width_mult_range=None, bn=None, input_sha
     ```
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots)
+                output_averaging, num_bn_slots, padding)
     stages = SMALL_STAGES if b.small else IMAGENET_STAGES
     inputs = keras.Input(b.input_shape)
     x = b.conv(inputs, 32, 3, strides=2, name="conv1", stage=1)
-    x = keras.layers.ReLU(name="conv1_relu")(b.norm(x, "conv1_bn"))
+    x = keras.layers.ReLU(6.0, name="conv1_relu")(b.norm(x, "conv1_bn"))
     block = 0
     for stage, (channels, repeats, stride) in enumerate(stages, start=1):
         for i in range(repeats):
             block += 1
             x = b.depthwise(x, strides=stride if i == 0 else 1, name=f"conv_dw_{block}")
-            x = keras.layers.ReLU(name=f"conv_dw_{block}_relu")(b.norm(x, f"conv_dw_{block}_bn"))
+            x = keras.layers.ReLU(6.0, name=f"conv_dw_{block}_relu")(b.norm(x, f"conv_dw_{block}_bn"))
             x = b.conv(x, channels, 1, name=f"conv_pw_{block}", stage=stage)
-            x = keras.layers.ReLU(name=f"conv_pw_{block}_relu")(b.norm(x, f"conv_pw_{block}_bn"))
+            x = keras.layers.ReLU(6.0, name=f"conv_pw_{block}_relu")(b.norm(x, f"conv_pw_{block}_bn"))
     x = keras.layers.GlobalAveragePooling2D(name="global_average_pooling")(x)
     outputs = SlimmableDense(num_classes, name="predictions", output_averaging=b.output_averaging)(x)
     return b.model(inputs, outputs, num_stages=len(stages))

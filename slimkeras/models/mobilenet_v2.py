@@ -16,7 +16,8 @@ LAST_CHANNELS = 1280
 
 
 def mobilenet_v2(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(224, 224, 3),
-                 num_classes=1000, output_averaging=False, num_bn_slots=None, name="mobilenet_v2"):
+                 num_classes=1000, output_averaging=False, num_bn_slots=None, name="mobilenet_v2",
+                 padding="same"):
     """Slimmable MobileNet v2 (Sandler et al. 2018) with the official channel rule.
 
     Hidden (expanded) layers have `t * make_divisible(c_in * w)` channels (the
@@ -30,13 +31,13 @@ def mobilenet_v2(width_mult_list=None, width_mult_range=None, bn=None, input_sha
 
     Args:
         width_mult_list, width_mult_range, bn, input_shape, num_classes,
-        output_averaging, num_bn_slots, name: as `mobilenet_v1`.
+        output_averaging, num_bn_slots, name, padding: as `mobilenet_v1`.
 
     Returns:
         A `slimkeras.SlimmableModel`.
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots)
+                output_averaging, num_bn_slots, padding)
     blocks = SMALL_BLOCKS if b.small else IMAGENET_BLOCKS
     inputs = keras.Input(b.input_shape)
     stage = 1

@@ -12,7 +12,8 @@ EXPANSION = 4
 
 
 def resnet50(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(224, 224, 3),
-             num_classes=1000, output_averaging=False, num_bn_slots=None, name="resnet50"):
+             num_classes=1000, output_averaging=False, num_bn_slots=None, name="resnet50",
+             padding="same"):
     """Slimmable ResNet-50 (He et al. 2016), v1.5 as the official S-ResNet-50.
 
     Stem: 7x7 stride-2 conv with 64 channels + BN + ReLU and a 3x3 stride-2
@@ -35,7 +36,8 @@ def resnet50(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(
     differences from it: no conv biases (a BN follows every conv, as in the
     official code); the stride of a downsampling block is on the 3x3 conv
     (v1.5), not on the first 1x1; "same" padding instead of explicit
-    `ZeroPadding2D` layers (same output sizes); BN epsilon 1e-5 (PyTorch's).
+    `ZeroPadding2D` layers (same output sizes; `padding="symmetric"` pads as
+    PyTorch and keras.applications do); BN epsilon 1e-5 (PyTorch's).
 
     Stages (nonuniform widths): 1 is the stem, 2..5 are conv2..conv5 (the
     shortcut conv of a stage's first block belongs to that stage, so every
@@ -47,7 +49,7 @@ def resnet50(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(
 
     Args:
         width_mult_list, width_mult_range, bn, input_shape, num_classes,
-        output_averaging, num_bn_slots, name: as `mobilenet_v1`.
+        output_averaging, num_bn_slots, name, padding: as `mobilenet_v1`.
 
     Returns:
         A `slimkeras.SlimmableModel`.
@@ -60,7 +62,7 @@ def resnet50(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(
     ```
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots)
+                output_averaging, num_bn_slots, padding)
     inputs = keras.Input(b.input_shape)
     if b.small:
         x = b.conv(inputs, STEM_CHANNELS, 3, strides=1, name="conv1_conv", stage=1)
@@ -68,7 +70,7 @@ def resnet50(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(
         x = b.conv(inputs, STEM_CHANNELS, 7, strides=2, name="conv1_conv", stage=1)
     x = keras.layers.ReLU(name="conv1_relu")(b.norm(x, "conv1_bn"))
     if not b.small:
-        x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_pool")(x)
+        x = b.max_pool(x, 3, 2, name="pool1_pool")
     for stage, (mid, repeats) in enumerate(RESNET50_STAGES, start=2):
         for index in range(repeats):
             stride = 2 if index == 0 and stage > 2 else 1

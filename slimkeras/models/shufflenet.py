@@ -15,7 +15,8 @@ BOTTLENECK_DIVISOR = 4
 
 
 def shufflenet(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(224, 224, 3),
-               num_classes=1000, output_averaging=False, num_bn_slots=None, name="shufflenet"):
+               num_classes=1000, output_averaging=False, num_bn_slots=None, name="shufflenet",
+               padding="same"):
     """Slimmable ShuffleNet v1 (Zhang et al. 2018), groups=3, as the S-Nets' S-ShuffleNet.
 
     The paper's 0.5x / 1.0x / 2.0x are widths 0.5, 1.0 and 2.0 of one network
@@ -63,15 +64,18 @@ def shufflenet(width_mult_list=None, width_mult_range=None, bn=None, input_shape
     convs have stride 1 and there is no max-pool; the three stages are as
     usual (32 -> 16 -> 8 -> 4 at 32 px).
 
-    Deliberate differences from the official PyTorch code: the stride-2
-    average pool and the depthwise conv use TF "same" padding (same output
-    sizes; the pool averages only the valid pixels, PyTorch's counts the zero
-    padding), and the stem's max-pool runs once after the concatenation
-    rather than once per stem conv (the same result).
+    Deliberate differences from the official PyTorch code: by default the
+    stride-2 convs, depthwise convs and average pools use TF "same" padding
+    (same output sizes; the pool averages only the valid pixels, PyTorch's
+    counts the zero padding; `padding="symmetric"` computes exactly what
+    PyTorch does), and the stem's max-pool runs once after the concatenation
+    rather than once per stem conv (the same result). The official stride-2
+    block applies its ReLU before concatenating the pooled shortcut; ours
+    after: the same, since the pooled input is a ReLU output (>= 0).
 
     Args:
         width_mult_list, width_mult_range, bn, input_shape, num_classes,
-        output_averaging, num_bn_slots, name: as `mobilenet_v1`.
+        output_averaging, num_bn_slots, name, padding: as `mobilenet_v1`.
 
     Returns:
         A `slimkeras.SlimmableModel`.
@@ -85,7 +89,7 @@ def shufflenet(width_mult_list=None, width_mult_range=None, bn=None, input_shape
     ```
     """
     b = Builder(name, width_mult_list, width_mult_range, bn, input_shape, num_classes,
-                output_averaging, num_bn_slots)
+                output_averaging, num_bn_slots, padding)
 
     def stream_conv(x, filters, kernel_size, strides, name):
         # Residual-stream layers: a multiple of the stem's group width (see docstring).
@@ -126,8 +130,7 @@ def shufflenet(width_mult_list=None, width_mult_range=None, bn=None, input_shape
                 parts.append(b.norm(part, f"{prefix}c_{i}_bn"))
             y = keras.layers.Concatenate(name=f"{prefix}c_concat")(parts)
             if stride == 2:
-                pooled = keras.layers.AveragePooling2D(
-                    3, strides=2, padding="same", name=f"{prefix}pool")(shortcut)
+                pooled = b.average_pool(shortcut, 3, 2, name=f"{prefix}pool")
                 y = keras.layers.Concatenate(name=f"{prefix}concat")([y, pooled])
             else:
                 y = keras.layers.Add(name=f"{prefix}add")([y, shortcut])
