@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch")
 
 import slimkeras  # noqa: E402
 from slimkeras.official import CheckpointError, archs, convert, imagenet  # noqa: E402
-from slimkeras.official.__main__ import main  # noqa: E402
+from slimkeras.official.cli import main  # noqa: E402
 import test_official_reference as reference  # noqa: E402
 
 TOLERANCE = 1e-4
@@ -201,7 +201,7 @@ def test_command_rejects_bad_flags(tmp_path, capsys):
 def test_command_without_torch_says_how_to_install_it(tmp_path, us_mbv1):
     code = (
         "import sys; sys.modules['torch'] = None\n"
-        "from slimkeras.official.__main__ import main\n"
+        "from slimkeras.official.cli import main\n"
         f"sys.exit(main([{str(us_mbv1[1])!r}, '--arch=us_mobilenet_v1', "
         f"'--out={tmp_path / 'm.keras'}']))\n"
     )
