@@ -120,6 +120,32 @@ def test_command_writes_a_keras_file_equal_to_the_import(us_mbv1, tmp_path, caps
     assert np.max(np.abs(keras_logits(loaded, images, 0.725) - want)) <= TOLERANCE
 
 
+def test_import_then_export_commands_give_a_manifest_with_imagenet_labels(us_mbv1, tmp_path, capsys):
+    """The README's path: checkpoint -> `python -m slimkeras.official` -> `python -m tflite_export.export`."""
+    import json
+
+    from tflite_export import export
+
+    _, path, _, _, _ = us_mbv1
+    keras_file = tmp_path / "us_mbv1.keras"
+    assert main([str(path), "--arch=us_mobilenet_v1", f"--out={keras_file}"]) == 0
+    out = tmp_path / "export"
+    assert export.main([f"--model={keras_file}", "--widths=0.25", "--quantize=fp32", "--eval_images=0",
+                        "--bench_runs=0", f"--out={out}", "--quiet"]) == 0, capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    import tensorflow_datasets as tfds
+
+    if imagenet.class_names_source() != "wordnet_ids":
+        pytest.skip("torchvision's class names are installed; this test reads tfds' WordNet ids")
+    wordnet = (tfds.core.tfds_path() / "datasets/imagenet2012/labels.txt").read_text().split()
+    assert len(wordnet) == 1000 and manifest["labels"] == wordnet
+    assert (out / manifest["labels_file"]).read_text().splitlines() == wordnet
+    assert manifest["preprocessing"]["resize"] == 256 and manifest["preprocessing"]["crop"] == 224
+    assert manifest["preprocessing"]["mean"] == pytest.approx([0.485, 0.456, 0.406])
+    assert manifest["output_kind"] == "probabilities"
+    assert [m["width"] for m in manifest["models"]] == [0.25]
+
+
 def test_fp32_tflite_of_an_imported_width_matches_keras(us_mbv1):
     from tflite_export.convert import convert as to_tflite
     from tflite_export.runtime import TFLiteModel
