@@ -10,7 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training import reproduce as rp
+from training.reproduce.analysis import analyse
+from training.reproduce.claims import (claim_collapse, claim_smooth, claim_snet_vs_individual, claim_usnet_vs_snet,
+                                       compare_at_equal_macs, interpolate_at, largest_dip, mean_gain)
+from training.reproduce.jobs import job_argv, plan_jobs, run_jobs, select_jobs
+from training.reproduce.machine import InvocationLog, LoadSampler, machine_info
+from training.reproduce.plots import write_plots
+from training.reproduce.probe import nearest_switch
+from training.reproduce.report import write_report
+from training.reproduce.study import SWITCHES4, SWITCHES8, grid_widths
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
@@ -19,7 +27,7 @@ needs_fashion = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's 
 
 # -- jobs -----------------------------------------------------------------------------------------
 def test_plan_has_every_experiment_of_the_issue():
-    jobs = rp.plan_jobs([0, 1])
+    jobs = plan_jobs([0, 1])
     names = [j["name"] for j in jobs]
     assert len(names) == len(set(names))
     groups = {}
@@ -27,7 +35,7 @@ def test_plan_has_every_experiment_of_the_issue():
         groups.setdefault(j["group"], []).append(j)
     # headline comparison on both seeds; the rest on the first
     assert sorted((j["width"], j["seed"]) for j in groups["individual"]) == sorted(
-        (w, s) for w in rp.SWITCHES4 for s in (0, 1))
+        (w, s) for w in SWITCHES4 for s in (0, 1))
     assert [j["seed"] for j in groups["s4"]] == [0, 1]
     assert [j["seed"] for j in groups["us"]] == [0, 1]
     for g in ("naive", "s8", "us_nodistill", "us_oa"):
@@ -38,8 +46,8 @@ def test_plan_has_every_experiment_of_the_issue():
 
 
 def test_job_argv_puts_overrides_after_the_flagfile():
-    job = rp.plan_jobs([3])[0]
-    argv = rp.job_argv(job, "/tmp/out", epochs=5, quick=True)
+    job = plan_jobs([3])[0]
+    argv = job_argv(job, "/tmp/out", epochs=5, quick=True)
     flagfile = next(i for i, a in enumerate(argv) if a.startswith("--flagfile="))
     for flag in ("--width_mult_list=0.25", "--epochs=5", "--seed=3", "--model_dir=/tmp/out/individual_025_s3",
                  "--train_limit=2048"):
@@ -48,42 +56,42 @@ def test_job_argv_puts_overrides_after_the_flagfile():
 
 
 def test_select_jobs_by_group_and_prefix():
-    jobs = rp.plan_jobs([0, 1])
-    assert {j["name"] for j in rp.select_jobs(jobs, "us")} == {"us_s0", "us_s1"}
-    assert {j["name"] for j in rp.select_jobs(jobs, "us_oa,naive")} == {"us_oa_s0", "naive_s0"}
-    assert len(rp.select_jobs(jobs, "individual_1_")) == 2
+    jobs = plan_jobs([0, 1])
+    assert {j["name"] for j in select_jobs(jobs, "us")} == {"us_s0", "us_s1"}
+    assert {j["name"] for j in select_jobs(jobs, "us_oa,naive")} == {"us_oa_s0", "naive_s0"}
+    assert len(select_jobs(jobs, "individual_1_")) == 2
     with pytest.raises(SystemExit):
-        rp.select_jobs(jobs, "nope")
+        select_jobs(jobs, "nope")
 
 
 def test_completed_jobs_are_skipped(tmp_path, monkeypatch):
-    job = rp.plan_jobs([0])[0]
+    job = plan_jobs([0])[0]
     model_dir = tmp_path / job["name"]
     model_dir.mkdir()
     (model_dir / "results.json").write_text(json.dumps({"train_seconds": 12.5, "epochs": 1}))
-    monkeypatch.setattr(rp.subprocess, "call", lambda *a, **k: pytest.fail("should not train"))
-    walls = rp.run_jobs([job], str(tmp_path), 1, True, log=lambda m: None)
+    monkeypatch.setattr(subprocess, "call", lambda *a, **k: pytest.fail("should not train"))
+    walls = run_jobs([job], str(tmp_path), 1, True, log=lambda m: None)
     assert walls[job["name"]]["wall_seconds"] == 12.5
     with pytest.raises(SystemExit, match="trained for 1 epochs, not 3"):  # never mixes budgets
-        rp.run_jobs([job], str(tmp_path), 3, True, log=lambda m: None)
+        run_jobs([job], str(tmp_path), 3, True, log=lambda m: None)
 
 
 def test_grid_widths():
-    g = rp.grid_widths(20)
+    g = grid_widths(20)
     assert len(g) == 20 and g[0] == 0.25 and g[-1] == 1.0 and np.all(np.diff(g) > 0)
 
 
 def test_nearest_switch():
-    s = rp.SWITCHES4
-    assert [rp.nearest_switch(s, w) for w in (0.25, 0.3, 0.375, 0.6, 0.9, 1.0)] == [0, 0, 1, 1, 3, 3]
+    s = SWITCHES4
+    assert [nearest_switch(s, w) for w in (0.25, 0.3, 0.375, 0.6, 0.9, 1.0)] == [0, 0, 1, 1, 3, 3]
 
 
 # -- claim checks ---------------------------------------------------------------------------------
 def test_snet_claim_holds_and_fails():
     ind = {0.25: 80.0, 0.5: 85.0, 0.75: 88.0, 1.0: 90.0}
-    held, rows = rp.claim_snet_vs_individual({0.25: 80.6, 0.5: 84.6, 0.75: 88.0, 1.0: 89.9}, ind, rp.SWITCHES4)
+    held, rows = claim_snet_vs_individual({0.25: 80.6, 0.5: 84.6, 0.75: 88.0, 1.0: 89.9}, ind, SWITCHES4)
     assert held and len(rows) == 4
-    held, rows = rp.claim_snet_vs_individual({0.25: 80.6, 0.5: 84.4, 0.75: 88.0, 1.0: 89.9}, ind, rp.SWITCHES4)
+    held, rows = claim_snet_vs_individual({0.25: 80.6, 0.5: 84.4, 0.75: 88.0, 1.0: 89.9}, ind, SWITCHES4)
     assert not held
     assert [r["ok"] for r in rows] == [True, False, True, True]
     assert rows[1]["diff"] == pytest.approx(-0.6)
@@ -91,41 +99,41 @@ def test_snet_claim_holds_and_fails():
 
 def test_usnet_claim_fails_when_much_worse():
     s = {0.25: 80.0, 1.0: 90.0}
-    assert rp.claim_usnet_vs_snet({0.25: 80.0, 1.0: 91.0}, s, [0.25, 1.0])[0]
-    assert not rp.claim_usnet_vs_snet({0.25: 79.0, 1.0: 91.0}, s, [0.25, 1.0])[0]
+    assert claim_usnet_vs_snet({0.25: 80.0, 1.0: 91.0}, s, [0.25, 1.0])[0]
+    assert not claim_usnet_vs_snet({0.25: 79.0, 1.0: 91.0}, s, [0.25, 1.0])[0]
 
 
 def test_largest_dip_and_smoothness():
-    assert rp.largest_dip([(0.25, 80), (0.5, 85), (0.75, 88), (1.0, 90)]) == 0
-    assert rp.largest_dip([(1.0, 90), (0.25, 80), (0.5, 85), (0.75, 83.5)]) == pytest.approx(1.5)
-    ok, dip = rp.claim_smooth([(0.25, 80), (0.5, 85), (0.6, 84.2), (1.0, 90)])
+    assert largest_dip([(0.25, 80), (0.5, 85), (0.75, 88), (1.0, 90)]) == 0
+    assert largest_dip([(1.0, 90), (0.25, 80), (0.5, 85), (0.75, 83.5)]) == pytest.approx(1.5)
+    ok, dip = claim_smooth([(0.25, 80), (0.5, 85), (0.6, 84.2), (1.0, 90)])
     assert ok and dip == pytest.approx(0.8)
-    ok, dip = rp.claim_smooth([(0.25, 80), (0.5, 85), (0.6, 83.9), (1.0, 90)])
+    ok, dip = claim_smooth([(0.25, 80), (0.5, 85), (0.6, 83.9), (1.0, 90)])
     assert not ok and dip == pytest.approx(1.1)
 
 
 def test_collapse_claim():
     us = {0.25: 80.0, 0.5: 85.0, 0.75: 88.0, 1.0: 90.0}
-    collapsed, gap, at = rp.claim_collapse({0.25: 20.0, 0.5: 84.0, 0.75: 87.0, 1.0: 90.0}, us, exclude=[1.0])
+    collapsed, gap, at = claim_collapse({0.25: 20.0, 0.5: 84.0, 0.75: 87.0, 1.0: 90.0}, us, exclude=[1.0])
     assert collapsed and gap == pytest.approx(60.0) and at == 0.25
-    collapsed, gap, at = rp.claim_collapse({0.25: 79.0, 0.5: 84.0, 0.75: 87.0, 1.0: 10.0}, us, exclude=[1.0])
+    collapsed, gap, at = claim_collapse({0.25: 79.0, 0.5: 84.0, 0.75: 87.0, 1.0: 10.0}, us, exclude=[1.0])
     assert not collapsed and gap == pytest.approx(1.0)  # the excluded width does not count
-    assert rp.claim_collapse({}, us) == (False, None, None)
+    assert claim_collapse({}, us) == (False, None, None)
 
 
 def test_mean_gain_and_equal_macs_comparison():
-    assert rp.mean_gain({1: 3.0, 2: 5.0}, {1: 1.0, 2: 4.0, 3: 0.0}, [1, 2, 3]) == pytest.approx(1.5)
-    assert rp.mean_gain({}, {}, [1]) is None
+    assert mean_gain({1: 3.0, 2: 5.0}, {1: 1.0, 2: 4.0, 3: 0.0}, [1, 2, 3]) == pytest.approx(1.5)
+    assert mean_gain({}, {}, [1]) is None
     curves = {"a": [(1e5, 70.0), (1e6, 90.0)], "b": [(2e5, 60.0), (2e6, 80.0)]}
-    means = rp.compare_at_equal_macs(curves)
+    means = compare_at_equal_macs(curves)
     assert means["a"] > means["b"]
-    assert rp.interpolate_at([(1e5, 70.0), (1e6, 90.0)], 10 ** 5.5) == pytest.approx(80.0)
-    assert rp.interpolate_at([(1e5, 70.0), (1e6, 90.0)], 1e7) is None
+    assert interpolate_at([(1e5, 70.0), (1e6, 90.0)], 10 ** 5.5) == pytest.approx(80.0)
+    assert interpolate_at([(1e5, 70.0), (1e6, 90.0)], 1e7) is None
 
 
 def _fake_results(snet_delta=0.0, naive_low=True):
     """Results dicts as evaluate_job writes them, with made-up accuracies."""
-    grid = rp.grid_widths(6)
+    grid = grid_widths(6)
 
     def rows(widths, f, stage=None):
         out = []
@@ -140,41 +148,41 @@ def _fake_results(snet_delta=0.0, naive_low=True):
     acc = lambda w: 0.8 + 0.1 * w  # noqa: E731
     res = {}
     for seed in (0, 1):
-        for w in rp.SWITCHES4:
+        for w in SWITCHES4:
             r = {"name": f"individual_{w}_s{seed}", "group": "individual", "seed": seed,
                  "width_spec": {"switches": [w]}, "switches": rows([w], acc)}
             if w == 1.0:
-                r["calibrated"] = rows(sorted(set(grid) | set(rp.SWITCHES4)),
+                r["calibrated"] = rows(sorted(set(grid) | set(SWITCHES4)),
                                        lambda x: acc(x) if x == 1.0 else 0.1)
             res[r["name"]] = r
         res[f"s4_s{seed}"] = {"name": f"s4_s{seed}", "group": "s4", "seed": seed,
-                              "width_spec": {"switches": rp.SWITCHES4},
-                              "switches": rows(rp.SWITCHES4, lambda w: acc(w) + snet_delta / 100),
+                              "width_spec": {"switches": SWITCHES4},
+                              "switches": rows(SWITCHES4, lambda w: acc(w) + snet_delta / 100),
                               "calibrated": rows(grid, lambda w: 0.5)}
-        uw = sorted(set(grid) | set(rp.SWITCHES4) | set(rp.SWITCHES8))
+        uw = sorted(set(grid) | set(SWITCHES4) | set(SWITCHES8))
         res[f"us_s{seed}"] = {"name": f"us_s{seed}", "group": "us", "seed": seed,
                               "width_spec": {"width_range": [0.25, 1.0]}, "calibrated": rows(uw, acc),
-                              "switches": rows(rp.SWITCHES4, acc), "num_stages": 3,
+                              "switches": rows(SWITCHES4, acc), "num_stages": 3,
                               "stages": {str(s): rows(grid, lambda w, s=s: acc(w) - 0.01 * s, s) for s in (1, 2, 3)},
                               "tflite": [{"width": w, "keras": acc(w), "fp32": acc(w), "int8": acc(w) - 0.002,
-                                          "fp32_bytes": 1000, "int8_bytes": 300} for w in rp.SWITCHES4]}
-    uw = sorted(set(grid) | set(rp.SWITCHES4) | set(rp.SWITCHES8))
+                                          "fp32_bytes": 1000, "int8_bytes": 300} for w in SWITCHES4]}
+    uw = sorted(set(grid) | set(SWITCHES4) | set(SWITCHES8))
     res["us_nodistill_s0"] = {"name": "us_nodistill_s0", "group": "us_nodistill", "seed": 0,
                               "width_spec": {}, "calibrated": rows(uw, lambda w: acc(w) - 0.01)}
     res["us_oa_s0"] = {"name": "us_oa_s0", "group": "us_oa", "seed": 0, "width_spec": {},
                        "calibrated": rows(uw, lambda w: acc(w) + 0.002)}
-    res["naive_s0"] = {"name": "naive_s0", "group": "naive", "seed": 0, "width_spec": {"switches": rp.SWITCHES4},
-                       "switches": rows(rp.SWITCHES4, lambda w: 0.1),
-                       "calibrated": rows(sorted(set(grid) | set(rp.SWITCHES4)),
+    res["naive_s0"] = {"name": "naive_s0", "group": "naive", "seed": 0, "width_spec": {"switches": SWITCHES4},
+                       "switches": rows(SWITCHES4, lambda w: 0.1),
+                       "calibrated": rows(sorted(set(grid) | set(SWITCHES4)),
                                           lambda w: 0.3 if naive_low else acc(w) - 0.01)}
-    res["s8_s0"] = {"name": "s8_s0", "group": "s8", "seed": 0, "width_spec": {"switches": rp.SWITCHES8},
-                    "switches": rows(rp.SWITCHES8, acc)}
+    res["s8_s0"] = {"name": "s8_s0", "group": "s8", "seed": 0, "width_spec": {"switches": SWITCHES8},
+                    "switches": rows(SWITCHES8, acc)}
     return res, grid
 
 
 def test_analyse_fake_results_verdicts():
     res, grid = _fake_results()
-    a = rp.analyse(res, grid)
+    a = analyse(res, grid)
     assert a["claim_snet"]["held"] and a["claim_usnet"]["held"] and a["claim_smooth"]["held"]
     assert a["claim_collapse"]["held"]
     assert a["claim_collapse"]["methods"]["naive"]["worst_gap"] == pytest.approx(100 * (0.8 + 0.1 * 0.85) - 30)
@@ -186,7 +194,7 @@ def test_analyse_fake_results_verdicts():
     assert a["individual"][0.5] == pytest.approx((85.0, 0.0, 2))
 
     res, grid = _fake_results(snet_delta=-0.7, naive_low=False)
-    a = rp.analyse(res, grid)
+    a = analyse(res, grid)
     assert not a["claim_snet"]["held"]  # 0.7 pt below the individual networks
     assert not a["claim_collapse"]["held"]  # naive calibrated is within 1 pt of the US-Net
     assert a["claim_collapse"]["methods"]["individual"]["collapsed"]
@@ -194,17 +202,17 @@ def test_analyse_fake_results_verdicts():
 
 def test_report_from_fake_results(tmp_path):
     res, grid = _fake_results()
-    a = rp.analyse(res, grid)
-    plots = rp.write_plots(res, grid, str(tmp_path / "results"))
+    a = analyse(res, grid)
+    plots = write_plots(res, grid, str(tmp_path / "results"))
     assert set(plots) == {"spectrum.png", "naturally_slimmable.png", "stage_slimming.png"}
     meta = {"command": "python -m training.reproduce --quick", "quick": True, "epochs": 1, "seeds": [0, 1],
             "jobs": 16, "walls": {"us_s0": {"wall_seconds": 10.0, "cpu_seconds": 12.0}}, "wall_train": 10.0,
             "cpu_train": 12.0, "wall_eval": 5.0, "cpu_eval": 4.0, "wall_total": 15.0,
             "invocations": [{"started": "today", "wall_seconds": 15.0, "load": {"mean": 1.0, "max": 2.0}}],
-            "machine": rp.machine_info(), "versions": "TF", "test_images": 512,
+            "machine": machine_info(), "versions": "TF", "test_images": 512,
             "calibration_images": 256, "out": "tmp"}
     path = tmp_path / "results.md"
-    rp.write_report(str(path), str(tmp_path / "results"), res, a, grid, meta, plots)
+    write_report(str(path), str(tmp_path / "results"), res, a, grid, meta, plots)
     text = path.read_text()
     for needle in ("## Claims", "Table 3 style", "Table 4 style", "Stage slimming", "int8 TFLite",
                    "![FLOPs–accuracy spectrum](results/spectrum.png)", "**HELD**", "85.00 ± 0.00"):
@@ -220,8 +228,8 @@ def check_quick_output(out, seeds=(0,)):
         assert (out / "results" / name).stat().st_size > 1000
     analysis = json.loads((out / "analysis.json").read_text())
     assert analysis["meta"]["quick"] is True
-    jobs = [j["name"] for j in rp.plan_jobs(list(seeds))]
-    grid = rp.grid_widths(6)
+    jobs = [j["name"] for j in plan_jobs(list(seeds))]
+    grid = grid_widths(6)
     for name in jobs:
         ev = json.loads((out / name / "eval.json").read_text())
         assert ev["switches"], name
@@ -266,10 +274,10 @@ def test_quick_reproduction_end_to_end(tmp_path):
 
 
 def test_invocation_log_marks_a_killed_invocation_interrupted(tmp_path):
-    sampler = rp.LoadSampler()
-    first = rp.InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
+    sampler = LoadSampler()
+    first = InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
     first.update(last="[9/16] naive_s0: training")  # ... then killed: never reaches "finished"
-    second = rp.InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
+    second = InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
     entries = second.update(status="finished")
     assert [e["status"] for e in entries] == ["interrupted", "finished"]
     assert entries[0]["last"] == "[9/16] naive_s0: training"

@@ -1,0 +1,7 @@
+"""`python -m training.reproduce`: see `training.reproduce.cli`."""
+
+import sys
+
+from training.reproduce.cli import main
+
+sys.exit(main())
