@@ -6,12 +6,13 @@ from slimkeras.channels import active_channels, make_divisible
 from slimkeras.materialize import materialize
 from slimkeras.model import SlimmableModel
 from slimkeras.profiling import profile, profile_table
-from slimkeras.width import WidthSpec
+from slimkeras.width import WidthConfig, WidthSpec
 
 __version__ = "0.1.0"
 
 __all__ = [
     "SlimmableModel",
+    "WidthConfig",
     "WidthSpec",
     "active_channels",
     "calibrate_bn",

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import slimkeras
-from slimkeras import WidthSpec, active_channels, make_divisible
+from slimkeras import WidthConfig, WidthSpec, active_channels, make_divisible
 from slimkeras.layers import (
     BATCH_NORMS,
     SlimmableConv2D,
@@ -55,14 +55,8 @@ def randomize(model):
 
 
 def mark_calibrated(model, widths):
-    state = model.width_state
-    keys = state.slot_keys.numpy()
-    valid = state.slot_valid.numpy()
-    for i, w in enumerate(widths):
-        keys[i] = state.key_of(w, [1.0] * model.num_stages)
-        valid[i] = 1
-    state.slot_keys.assign(keys)
-    state.slot_valid.assign(valid)
+    """Slot i holds width i (its statistics: whatever `randomize` put there)."""
+    model.bn_slots.record(range(len(widths)), [WidthConfig(w) for w in widths])
 
 
 def plain_stack(model, width, slot, input_shape=(12, 12, 3), output_averaging=False):
@@ -211,7 +205,7 @@ def test_calibration_stores_exact_statistics_and_touches_no_trainable_weight():
     for v, old in zip(model.trainable_variables, trainable_before):
         np.testing.assert_array_equal(v.numpy(), old)
     for w in (0.5, 1.0):
-        slot = model.width_state.find_slot(w, [])
+        slot = model.bn_slots.find(WidthConfig(w))
         c1 = active_channels(24, w)
         # bn1's inputs: the sliced conv of the 80 calibration images
         conv = tf.nn.conv2d(data[:80], model.get_layer("conv1").kernel[:, :, :, :c1], 2, "SAME").numpy()
@@ -244,7 +238,7 @@ def test_calibration_with_one_value_per_channel_per_batch():
     slimkeras.calibrate_bn(model, data, widths=[1.0], num_images=5, batch_size=1, verbose=0)
     c1 = active_channels(24, 1.0)
     conv = tf.nn.conv2d(data, model.get_layer("conv1").kernel, 2, "SAME").numpy()
-    mean, var = model.get_layer("bn1").statistics(model.width_state.find_slot(1.0, []))
+    mean, var = model.get_layer("bn1").statistics(model.bn_slots.find(WidthConfig(1.0)))
     np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
     assert np.all(np.isfinite(model(data, training=False).numpy()))
@@ -289,7 +283,7 @@ def test_calibration_in_float64_takes_the_unfused_path_and_stays_exact():
         slimkeras.calibrate_bn(model, data, widths=[0.5], batch_size=4, verbose=0)
         c1 = active_channels(24, 0.5)
         conv = tf.nn.conv2d(data, model.get_layer("conv1").kernel[:, :, :, :c1], 2, "SAME").numpy()
-        mean, var = model.get_layer("bn1").statistics(model.width_state.find_slot(0.5, []))
+        mean, var = model.get_layer("bn1").statistics(model.bn_slots.find(WidthConfig(0.5)))
         assert mean.dtype == np.float64
         np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
@@ -305,7 +299,7 @@ def test_calibration_of_many_widths_and_slot_capacity():
         slimkeras.calibrate_bn(model, IMAGES, widths=[0.3], verbose=0)
     slimkeras.calibrate_bn(model, IMAGES, widths=[0.5], verbose=0)  # recalibrating reuses its slot
     slimkeras.calibrate_bn(model, IMAGES, widths=[0.3], clear=True, verbose=0)
-    assert [c[0] for c in model.width_state.calibrated_configs()] == [0.3]
+    assert model.bn_slots.calibrated() == [WidthConfig(0.3)]
 
 
 def test_switchable_recalibration_writes_the_switch_rows():
@@ -384,7 +378,7 @@ def test_specialised_functions_follow_recalibration_and_new_weights():
     before = fn(IMAGES).numpy()
     # clear=True moves 0.25 to another slot; its statistics now come from other images
     slimkeras.calibrate_bn(model, 2.0 * IMAGES + 1.0, widths=[0.25], clear=True, verbose=0)
-    assert model.width_state.find_slot(0.25, []) == 0
+    assert model.bn_slots.find(WidthConfig(0.25)) == 0
     model.set_width(0.25)
     np.testing.assert_allclose(fn(IMAGES).numpy(), model(IMAGES, training=False).numpy(), atol=1e-5)
     assert np.abs(fn(IMAGES).numpy() - before).max() > 1e-3
@@ -485,7 +479,8 @@ def test_keras_file_round_trip_keeps_weights_and_calibrated_statistics(bn, tmp_p
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, slimkeras.SlimmableModel)
     assert loaded.width_spec.get_config() == model.width_spec.get_config()
-    assert loaded.width_state.calibrated_configs() == model.width_state.calibrated_configs()
+    assert loaded.bn_slots.calibrated() == model.bn_slots.calibrated()
+    np.testing.assert_array_equal(loaded.bn_slots.keys.numpy(), model.bn_slots.keys.numpy())
     for w in widths:
         a = model.set_width(w)(IMAGES, training=False).numpy()
         b = loaded.set_width(w)(IMAGES, training=False).numpy()
