@@ -67,7 +67,7 @@ class WidthConfig:
         raise AttributeError("WidthConfig is immutable; make a new one.")
 
     def __reduce__(self):
-        return (WidthConfig, (self._width, self._ratios))
+        return (WidthConfig, (self._width, dict(self._ratios)))
 
     # -- constructors --------------------------------------------------------------
     @classmethod
