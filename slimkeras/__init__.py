@@ -11,7 +11,7 @@ from slimkeras.evaluation import evaluate_top1
 from slimkeras.materialize import materialize
 from slimkeras.model import SlimmableModel
 from slimkeras.profiling import profile, profile_table
-from slimkeras.width import WidthSpec
+from slimkeras.width import WidthConfig, WidthSpec
 
 __version__ = "0.1.0"
 
@@ -28,6 +28,7 @@ def __getattr__(name):
 
 __all__ = [
     "SlimmableModel",
+    "WidthConfig",
     "WidthSpec",
     "active_channels",
     "calibrate_bn",

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from slimkeras.model import _describe_config
+from slimkeras.width import WidthConfig
 
 
 def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
@@ -27,7 +27,8 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
             as the model expects.
         widths: widths to calibrate (default: the model's switches; required
             for a model trained on a width range). Each may also be a
-            `(width, {stage: ratio})` pair for a nonuniform configuration.
+            `WidthConfig` or a `(width, {stage: ratio})` pair for a nonuniform
+            configuration.
         num_images: how many images to average over.
         batch_size: images per forward pass.
         stage_ratios: `{stage: ratio}` applied to every width given as a number.
@@ -38,7 +39,7 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
         verbose: 1 shows a progress bar (one step per width).
 
     Returns:
-        A list of the calibrated `(width, {stage: ratio})` configurations.
+        The calibrated configurations, a list of `WidthConfig`.
 
     Example:
 
@@ -60,26 +61,20 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
         raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
     configs = _resolve_configs(model, widths, stage_ratios, allow_untrained)
     state = model.width_state
-    slots = _assign_slots(model, configs, clear)
+    slots = model.bn_slots.allocate(configs, clear)
 
     statistics_pass = _statistics_pass(model)
     images = _images(data, num_images, statistics_pass.dtype, statistics_pass.image_shape)
     progress = keras.utils.Progbar(len(configs), verbose=verbose, unit_name="width")
     with state.preserved():
-        for (w, ratios), slot in zip(configs, slots):
-            state.assign(w, ratios)
+        for config, slot in zip(configs, slots):
+            state.assign_config(config)
             statistics_pass(images, batch_size, slot)
             progress.add(1)
-    keys = state.slot_keys.numpy()
-    valid = state.slot_valid.numpy()
-    for (w, ratios), slot in zip(configs, slots):
-        keys[slot] = state.key_of(w, ratios)
-        valid[slot] = 1.0
-    state.slot_keys.assign(keys)
-    state.slot_valid.assign(valid)
+    model.bn_slots.record(slots, configs)
     if verbose:
         print(f"Calibrated BN at {len(configs)} width(s) on {int(images.shape[0])} images.")
-    return [(w, {k + 1: r for k, r in enumerate(ratios) if r != 1.0}) for w, ratios in configs]
+    return configs
 
 
 def _resolve_configs(model, widths, stage_ratios, allow_untrained):
@@ -99,35 +94,11 @@ def _resolve_configs(model, widths, stage_ratios, allow_untrained):
                 raise ValueError(f"Width entry {entry!r} must be a width or (width, stage_ratios).")
             width, ratios = entry
         else:
-            width, ratios = entry, stage_ratios
-        w, r = model.config_of(width, ratios, allow_untrained)
-        if (w, r) not in configs:
-            configs.append((w, r))
+            width, ratios = entry, None if isinstance(entry, WidthConfig) else stage_ratios
+        config = model.width_config(width, ratios, allow_untrained)
+        if config not in configs:
+            configs.append(config)
     return configs
-
-
-def _assign_slots(model, configs, clear):
-    """Slot index for each config; raises when there are not enough slots."""
-    state = model.width_state
-    if model.has_switchable_bn:
-        return [model.width_spec.switch_index(w) for w, _ in configs]
-    if clear:
-        state.slot_valid.assign(np.zeros(state.num_slots))
-    valid = state.slot_valid.numpy() > 0.5
-    slots, free = [], [i for i in range(state.num_slots) if not valid[i]]
-    for w, ratios in configs:
-        slot = state.find_slot(w, ratios)
-        if slot is None:
-            if not free:
-                have = ", ".join(_describe_config(c) for c in state.calibrated_configs())
-                raise ValueError(
-                    f"No free BN slot for width {_describe_config((w, ratios))}: the model holds "
-                    f"statistics for at most {state.num_slots} widths (now: {have}). Pass "
-                    "clear=True to drop them, or build the model with a larger num_bn_slots."
-                )
-            slot = free.pop(0)
-        slots.append(slot)
-    return slots
 
 
 class _StatisticsPass:

@@ -3,16 +3,19 @@
 import functools
 
 import keras
-import numpy as np
 import tensorflow as tf
 
+from slimkeras.bn_slots import BNSlotTable
 from slimkeras.layers import (
     SlimmableBatchNormBase,
     SlimmableLayer,
     SwitchableBatchNormalization,
     UniversalBatchNormalization,
 )
-from slimkeras.width import WidthSpec, WidthState, validate_stage_ratios
+from slimkeras.width import WidthConfig, WidthSpec, WidthState, parse_stage_ratios
+# Compatibility: tflite_export/export.py imports it from here until it calls
+# WidthConfig.describe(); delete then.
+from slimkeras.width import _describe_config  # noqa: F401
 
 DEFAULT_BN_SLOTS = 32
 
@@ -57,6 +60,9 @@ class SlimmableModel(keras.Model):
     model.set_width(0.55)
     model.width  # 0.55
     ```
+
+    Attributes:
+        bn_slots: the `BNSlotTable`: which widths have BN statistics.
     """
 
     def __init__(self, *args, width_spec=None, num_stages=0, num_bn_slots=None,
@@ -78,7 +84,7 @@ class SlimmableModel(keras.Model):
             num_bn_slots = len(switches) if switches else DEFAULT_BN_SLOTS
         self.num_bn_slots = int(num_bn_slots)
 
-        slimmable = [l for l in self._flatten_layers(include_self=False) if isinstance(l, SlimmableLayer)]
+        slimmable = [l for l in self.layers if isinstance(l, SlimmableLayer)]
         self.bn_layers = [l for l in slimmable if isinstance(l, SlimmableBatchNormBase)]
         for layer in self.bn_layers:
             if layer.num_slots != self.num_bn_slots:
@@ -98,19 +104,16 @@ class SlimmableModel(keras.Model):
                     f"num_stages={num_stages}."
                 )
 
-        key_size = 1 + num_stages
-        keys = np.full((self.num_bn_slots, key_size), -1.0)
-        valid = np.zeros((self.num_bn_slots,))
-        if switches and any(isinstance(l, SwitchableBatchNormalization) for l in self.bn_layers):
-            # Switchable BN: slot i holds switch i, always.
-            keys[:, 0] = switches
-            keys[:, 1:] = 1.0
-            valid[:] = 1.0
+        # Switchable BN: slot i holds switch i, always.
+        keys, valid = BNSlotTable.initial_values(
+            self.num_bn_slots, num_stages, switches if self.has_switchable_bn else None
+        )
+        # The names and order are those of the variables in .keras files.
         state_vars = dict(
             width=((), self.width_spec.max_width),
             stage_ratios=((num_stages,), 1.0),
-            bn_slot_keys=((self.num_bn_slots, key_size), keys),
-            bn_slot_valid=((self.num_bn_slots,), valid),
+            bn_slot_keys=(keys.shape, keys),
+            bn_slot_valid=(valid.shape, valid),
         )
         created = {}
         for name, (shape, value) in state_vars.items():
@@ -119,10 +122,10 @@ class SlimmableModel(keras.Model):
                 initializer=keras.initializers.Constant(value),
                 aggregation="only_first_replica", autocast=False,
             )
-        self.width_state = WidthState(
-            created["width"], created["stage_ratios"], created["bn_slot_keys"],
-            created["bn_slot_valid"], self.width_spec, num_stages,
+        self.bn_slots = BNSlotTable(
+            created["bn_slot_keys"], created["bn_slot_valid"], num_stages, fixed=self.has_switchable_bn
         )
+        self.width_state = WidthState(created["width"], created["stage_ratios"], self.bn_slots, num_stages)
         for layer in slimmable:
             layer.bind_width_state(self.width_state)
         self._specialized = _SpecializedFunctions()
@@ -136,14 +139,14 @@ class SlimmableModel(keras.Model):
     @property
     def stage_ratios(self):
         """The current per-stage ratios as `{stage: ratio}` (only stages != 1.0)."""
-        ratios = np.asarray(self.width_state.stage_ratios.numpy())
-        return {i + 1: float(r) for i, r in enumerate(ratios) if r != 1.0}
+        return self.width_state.current().stage_ratios
 
     def set_width(self, width, stage_ratios=None, allow_untrained=False):
         """Runs the model at `width` from now on (no retrace).
 
         Args:
-            width: a switch of the model's switch list, or any float in its range.
+            width: a switch of the model's switch list, or any float in its
+                range; or a `WidthConfig` (then no `stage_ratios`).
             stage_ratios: optional `{stage: ratio}` (ratios in (0, 1]) that
                 multiply the global width in those stages (nonuniform widths);
                 only for models trained on a width range.
@@ -155,14 +158,22 @@ class SlimmableModel(keras.Model):
         Raises:
             ValueError: naming the bad value and what is allowed.
         """
-        w, ratios = self.config_of(width, stage_ratios, allow_untrained)
-        self.width_state.assign(w, ratios)
+        self.width_state.assign_config(self.width_config(width, stage_ratios, allow_untrained))
         return self
 
-    def config_of(self, width=None, stage_ratios=None, allow_untrained=False):
-        """Validated `(width, ratios list)`; defaults to the current configuration."""
+    def width_config(self, width=None, stage_ratios=None, allow_untrained=False):
+        """The validated `WidthConfig` of `width` and `stage_ratios` (arguments as
+        `set_width`); with no width, the current configuration.
+
+        Raises:
+            ValueError: naming the bad value and what is allowed.
+        """
         if width is None:
-            return self.width, list(np.asarray(self.width_state.stage_ratios.numpy(), float))
+            return self.width_state.current()
+        if isinstance(width, WidthConfig):
+            if stage_ratios is not None:
+                raise ValueError(f"{width!r} already has its stage ratios; got stage_ratios={stage_ratios!r} too.")
+            width, stage_ratios = width.width, width.stage_ratios
         # Switchable BN has statistics and affine parameters only per switch.
         w = self.width_spec.validate(width, allow_untrained and not self.has_switchable_bn)
         if stage_ratios and not self.width_spec.is_range:
@@ -170,7 +181,20 @@ class SlimmableModel(keras.Model):
                 f"stage_ratios={stage_ratios!r}: nonuniform widths need a model trained on "
                 f"a width range; this one has {self.width_spec.describe()}."
             )
-        return w, validate_stage_ratios(stage_ratios, self.num_stages)
+        return WidthConfig(w, dict(parse_stage_ratios(stage_ratios, self.num_stages)))
+
+    def config_of(self, width=None, stage_ratios=None, allow_untrained=False):
+        """Compatibility: `(width, ratios list)` for tflite_export/ until it uses
+        `width_config`; delete then."""
+        config = self.width_config(width, stage_ratios, allow_untrained)
+        return config.width, config.ratios(self.num_stages)
+
+    def clear_bn_statistics(self):
+        """Drops the BN statistics of every calibrated width (universal and shared BN;
+        shared BN falls back to its running statistics). Switchable BN refuses:
+        each switch always has its statistics.
+        """
+        self.bn_slots.clear()
 
     @property
     def has_switchable_bn(self):
@@ -180,22 +204,18 @@ class SlimmableModel(keras.Model):
     def uses_universal_bn(self):
         return any(isinstance(l, UniversalBatchNormalization) for l in self.bn_layers)
 
-    def check_inference_width(self):
-        """Raises ValueError if the current width cannot run inference (no BN statistics)."""
-        self._check_statistics(self.config_of())
-
-    def _check_statistics(self, config):
-        if not self.uses_universal_bn:
+    def check_inference_width(self, config=None):
+        """Raises ValueError if inference at `config` (a WidthConfig; default the
+        current one) has no BN statistics (universal BN not calibrated there)."""
+        config = config or self.width_config()
+        if not self.uses_universal_bn or self.bn_slots.find(config) is not None:
             return
-        w, ratios = config
-        if self.width_state.find_slot(w, ratios) is None:
-            calibrated = self.width_state.calibrated_configs()
-            have = ", ".join(_describe_config(c) for c in calibrated) or "none"
-            raise ValueError(
-                f"Width {_describe_config((w, ratios))} has no calibrated BN statistics "
-                f"(calibrated: {have}). Calibrate it first: "
-                f"slimkeras.calibrate_bn(model, data, widths=[{w:g}])."
-            )
+        have = ", ".join(c.describe() for c in self.bn_slots.calibrated()) or "none"
+        raise ValueError(
+            f"Width {config.describe()} has no calibrated BN statistics "
+            f"(calibrated: {have}). Calibrate it first: "
+            f"slimkeras.calibrate_bn(model, data, widths=[{config.width:g}])."
+        )
 
     # -- width-specialised inference ----------------------------------------------
     def inference_function(self, width=None, stage_ratios=None, allow_untrained=False):
@@ -222,16 +242,15 @@ class SlimmableModel(keras.Model):
         logits = forward(images)
         ```
         """
-        config = self.config_of(width, stage_ratios, allow_untrained)
-        self._check_statistics(config)
-        key = _config_key(config)
-        function = self._specialized.inference.get(key)
+        config = self.width_config(width, stage_ratios, allow_untrained)
+        self.check_inference_width(config)
+        function = self._specialized.inference.get(config)
         if function is None:
             # A partial, not a closure: TF counts traces per code object, and one trace
             # per width is by design, not the retracing its warning is about.
             function = tf.function(functools.partial(_specialized_forward, self, config),
                                    autograph=False, reduce_retracing=True)
-            self._specialized.inference[key] = function
+            self._specialized.inference[config] = function
         return function
 
     def make_predict_function(self, force=False):
@@ -241,17 +260,17 @@ class SlimmableModel(keras.Model):
         return self._specialized_step_function("test", super().make_test_function, force)
 
     def predict_step(self, data):
-        with self.width_state.specialized(*self._step_config("predict")):
+        with self.width_state.specialized(self._step_config("predict")):
             return super().predict_step(data)
 
     def test_step(self, data):
-        with self.width_state.specialized(*self._step_config("test")):
+        with self.width_state.specialized(self._step_config("test")):
             return super().test_step(data)
 
     def _step_config(self, kind):
         """The configuration Keras' current predict/test function is for (the current
         width when a step runs outside them, e.g. called directly)."""
-        return self._specialized.step_config.get(kind) or self.config_of()
+        return self._specialized.step_config.get(kind) or self.width_config()
 
     def _specialized_step_function(self, kind, make, force):
         """Keras' predict/test function for the current width, one kept per width.
@@ -263,19 +282,18 @@ class SlimmableModel(keras.Model):
         cache = self._specialized.steps[kind]
         if force or getattr(self, attribute) is None:  # compile() dropped Keras' functions
             cache.clear()
-        config = self.config_of()
-        key = _config_key(config)
+        config = self.width_config()
         self._specialized.step_config[kind] = config
-        if key not in cache:
+        if config not in cache:
             make(force=True)
             function = getattr(self, attribute)
             if hasattr(function, "_omit_frequent_tracing_warning"):
                 # Keras' step functions share code objects, by which TF counts traces;
                 # one trace per width is by design, not the retracing TF warns about.
                 function._omit_frequent_tracing_warning = True
-            cache[key] = function
-        setattr(self, attribute, cache[key])
-        return cache[key]
+            cache[config] = function
+        setattr(self, attribute, cache[config])
+        return cache[config]
 
     # -- inference entry points check the width before tracing -----------------
     def __call__(self, *args, **kwargs):
@@ -317,12 +335,12 @@ class SlimmableModel(keras.Model):
 
 
 def _specialized_forward(model, config, inputs):
-    with model.width_state.specialized(*config):
+    with model.width_state.specialized(config):
         return model(inputs, training=False)
 
 
 class _SpecializedFunctions:
-    """Width-specialised functions of a model, per `_config_key` (a plain object: not
+    """Width-specialised functions of a model, per WidthConfig (a plain object: not
     tracked by Keras or tf.Module, so never saved with the model)."""
 
     def __init__(self):
@@ -330,13 +348,3 @@ class _SpecializedFunctions:
         self.steps = {"predict": {}, "test": {}}
         self.step_config = {}
 
-
-def _config_key(config):
-    width, ratios = config
-    return (width, tuple(ratios))
-
-
-def _describe_config(config):
-    w, ratios = config
-    extra = {i + 1: r for i, r in enumerate(ratios) if r != 1.0}
-    return f"{w:g}" + (f" with stage_ratios={extra}" if extra else "")

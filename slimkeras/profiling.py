@@ -1,24 +1,22 @@
-"""MACs and active parameters per width, counted from the layers' shapes.
+"""MACs and active parameters per width, counted from the layers' active shapes.
 
-Counted as the official profiler does: convolutions (Cin·Cout·k²·Hout·Wout /
-groups), dense layers (in·out, bias ignored) and average pooling (C·H·W of the
-pool's input); BN, activations, max pooling, adds, concatenations and shuffles
-count 0. Active parameters are the weights used at that width (sliced kernels,
-biases) plus gamma and beta (2·C) of each BN that runs.
+Counted as the official profiler does (see `slimkeras.layers.costs`):
+convolutions (Cin·Cout·k²·Hout·Wout / groups), dense layers (in·out, bias
+ignored) and average pooling (C·H·W of the pool's input); BN, activations,
+max pooling, adds, concatenations and shuffles count 0. Active parameters are
+the weights used at that width (sliced kernels, biases) plus gamma and beta
+(2·C) of each BN that runs. Each layer counts itself (`SlimmableLayer.cost`,
+or the rule of its Keras type).
 """
 
+import collections
 import contextlib
 
 import keras
 import numpy as np
 
-from slimkeras import layers as sl
-
-_CONVS = (sl.SlimmableConv2D, keras.layers.Conv2D)
-_DEPTHWISE = (sl.SlimmableDepthwiseConv2D, keras.layers.DepthwiseConv2D)
-_DENSE = (sl.SlimmableDense, keras.layers.Dense)
-_BN = (sl.SlimmableBatchNormBase, keras.layers.BatchNormalization)
-_AVG_POOL = (keras.layers.AveragePooling2D, keras.layers.GlobalAveragePooling2D)
+from slimkeras.layers import cost_function
+from slimkeras.width import WidthConfig
 
 
 @contextlib.contextmanager
@@ -33,11 +31,12 @@ def width_of(model, width=None, stage_ratios=None, allow_untrained=False):
 
 
 def layer_shapes(model, width=None, stage_ratios=None, allow_untrained=False):
-    """[(layer, input shapes, output shape)] of a batch-1 forward pass at `width`.
+    """[(layer, input shapes, output shape)] of a batch-1 forward pass at `width`, for
+    every layer that can count something.
 
     Works on SlimmableModels and on plain functional Keras models.
     """
-    counted = [l for l in model.layers if isinstance(l, _CONVS + _DEPTHWISE + _DENSE + _BN + _AVG_POOL)]
+    counted = [layer for layer in model.layers if cost_function(layer) is not None]
     with width_of(model, width, stage_ratios, allow_untrained):
         tensors = []
         for layer in counted:
@@ -58,30 +57,13 @@ def layer_shapes(model, width=None, stage_ratios=None, allow_untrained=False):
     return shapes
 
 
-def count_layer(layer, input_shapes, output_shape):
-    """(macs, params, kind) of one layer from its active shapes."""
-    cin = input_shapes[0][-1]
-    cout = output_shape[-1]
-    bias = getattr(layer, "use_bias", False)
-    if isinstance(layer, _DEPTHWISE):
-        k = int(np.prod(layer.kernel_size))
-        h, w = output_shape[1:3]
-        return k * cin * h * w, k * cin + (cin if bias else 0), "conv"
-    if isinstance(layer, _CONVS):
-        k = int(np.prod(layer.kernel_size))
-        h, w = output_shape[1:3]
-        groups = getattr(layer, "groups", 1)
-        return k * cin * cout * h * w // groups, k * cin * cout // groups + (cout if bias else 0), "conv"
-    if isinstance(layer, _DENSE):
-        return cin * cout, cin * cout + (cout if bias else 0), "linear"
-    if isinstance(layer, _BN):
-        return 0, 2 * cin, "bn"
-    # average pooling: C·H·W of the input
-    return int(np.prod(input_shapes[0][1:])), 0, "avgpool"
-
-
 def profile(model, width=None, stage_ratios=None, allow_untrained=False):
     """MACs and active parameters of `model` at `width` (default: its current width).
+
+    Args:
+        model: a SlimmableModel, or a plain functional Keras model (no width).
+        width: a width or a `WidthConfig`; stage_ratios, allow_untrained: as
+            `SlimmableModel.set_width`.
 
     Returns a dict: `macs`, `params` (active, BN gamma/beta included),
     `params_without_bn`, `bn_params`, `conv_macs`, `linear_macs`,
@@ -94,38 +76,40 @@ def profile(model, width=None, stage_ratios=None, allow_untrained=False):
     slimkeras.profile(model, 0.5)["macs"]
     ```
     """
-    totals = {"conv": 0, "linear": 0, "avgpool": 0, "bn": 0}
-    params = {"conv": 0, "linear": 0, "avgpool": 0, "bn": 0}
+    macs, params = collections.Counter(), collections.Counter()
     rows = []
     for layer, input_shapes, output_shape in layer_shapes(model, width, stage_ratios, allow_untrained):
-        macs, n_params, kind = count_layer(layer, input_shapes, output_shape)
-        totals[kind] += macs
-        params[kind] += n_params
+        cost = cost_function(layer)(input_shapes, output_shape)
+        if cost is None:
+            continue
+        macs[cost.kind] += cost.macs
+        params[cost.kind] += cost.params
         rows.append(
             {
                 "name": layer.name,
-                "kind": kind,
+                "kind": cost.kind,
                 "in": input_shapes[0][-1],
                 "out": output_shape[-1],
                 "out_hw": output_shape[1] if len(output_shape) == 4 else 1,
-                "macs": macs,
-                "params": n_params,
+                "macs": cost.macs,
+                "params": cost.params,
             }
         )
     return {
-        "macs": totals["conv"] + totals["linear"] + totals["avgpool"],
-        "conv_macs": totals["conv"],
-        "linear_macs": totals["linear"],
-        "avgpool_macs": totals["avgpool"],
+        "macs": sum(macs.values()),
+        "conv_macs": macs["conv"],
+        "linear_macs": macs["linear"],
+        "avgpool_macs": macs["avgpool"],
         "params": sum(params.values()),
-        "params_without_bn": params["conv"] + params["linear"],
+        "params_without_bn": sum(params.values()) - params["bn"],
         "bn_params": params["bn"],
         "layers": rows,
     }
 
 
 def profile_table(model, widths, print_table=True):
-    """`profile` at each width: a list of `{"width", "macs", "params"}` rows (and a printout)."""
+    """`profile` at each width (a number or a WidthConfig): a list of `{"width", "macs",
+    "params"}` rows (and a printout)."""
     rows = []
     for w in widths:
         p = profile(model, w)
@@ -133,5 +117,6 @@ def profile_table(model, widths, print_table=True):
     if print_table:
         print(f"{'width':>8} {'MACs (M)':>12} {'params (M)':>12}")
         for r in rows:
-            print(f"{r['width']:>8g} {r['macs'] / 1e6:>12.2f} {r['params'] / 1e6:>12.3f}")
+            print(f"{WidthConfig.parse(r['width']).describe():>8} {r['macs'] / 1e6:>12.2f} "
+                  f"{r['params'] / 1e6:>12.3f}")
     return rows

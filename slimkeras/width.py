@@ -1,16 +1,230 @@
-"""Width specs (switch lists and ranges), width validation, and the width state
-a SlimmableModel owns and its slimmable layers read."""
+"""Widths: the configuration type (`WidthConfig`), what widths a model is trained for
+(`WidthSpec`), and the width state a SlimmableModel owns and its slimmable layers read."""
 
 import contextlib
 import math
 import numbers
+import re
 import weakref
 
 import numpy as np
 import tensorflow as tf
 
-# Two widths closer than this are the same width (switch lookup, BN slots).
-WIDTH_TOLERANCE = 1e-6
+# Widths and ratios are compared to this many decimal places: two are the same when
+# round(value * 10**DECIMALS) is (half to even, in float64, on the host and in graphs).
+DECIMALS = 6
+_SCALE = 10 ** DECIMALS
+
+
+def quantize(value):
+    """The integer a width or ratio is compared by (see DECIMALS)."""
+    return round(float(value) * _SCALE)
+
+
+def quantize_tensor(values):
+    """`quantize` on a float64 tensor, in the graph (same arithmetic, as float64)."""
+    return tf.round(values * float(_SCALE))
+
+
+class WidthConfig:
+    """One width configuration: a global width and optional per-stage ratios.
+
+    Stage `s` of a model runs at `width * stage_ratios[s]` (stages not named
+    run at `width`). Every slimkeras function that takes or returns a width
+    accepts or gives this type (`set_width`, `materialize`, `profile`,
+    `calibrate_bn`, `inference_function`, the BN slot table); a plain number
+    still works wherever a width is asked for. Immutable and hashable.
+
+    Two configurations are equal when their widths and every stage ratio agree
+    to `DECIMALS` (6) decimal places; `key` is that rounded form as a string
+    (JSON-safe, equal for equal configurations, e.g. `"w1.0_s3x0.6"`).
+
+    Args:
+        width: a positive finite number.
+        stage_ratios: optional `{stage: ratio}`: stages are integers >= 1 (or
+            their decimal strings, as JSON object keys are), ratios in (0, 1];
+            ratios of 1 are dropped.
+
+    Raises:
+        ValueError: naming the bad value and what is allowed.
+
+    Example:
+
+    ```python
+    WidthConfig(0.55)
+    WidthConfig(1.0, {3: 0.6}).key                    # "w1.0_s3x0.6"
+    WidthConfig.parse((1.0, {3: 0.6})) == WidthConfig.from_key("w1.0_s3x0.6")  # True
+    ```
+    """
+
+    __slots__ = ("_width", "_ratios")
+
+    def __init__(self, width, stage_ratios=None):
+        object.__setattr__(self, "_width", check_positive_finite(width, "width"))
+        object.__setattr__(self, "_ratios", parse_stage_ratios(stage_ratios))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("WidthConfig is immutable; make a new one.")
+
+    def __reduce__(self):
+        return (WidthConfig, (self._width, dict(self._ratios)))
+
+    # -- constructors --------------------------------------------------------------
+    @classmethod
+    def parse(cls, value):
+        """A WidthConfig from what users type: `0.55`, `(1.0, {3: 0.6})`, a key
+        string (`"w1.0_s3x0.6"`) or a WidthConfig (returned as it is)."""
+        if isinstance(value, WidthConfig):
+            return value
+        if isinstance(value, str):
+            return cls.from_key(value)
+        if isinstance(value, (tuple, list)):
+            if len(value) != 2:
+                raise ValueError(f"Width entry {value!r} must be a width or (width, stage_ratios).")
+            return cls(*value)
+        return cls(value)
+
+    @classmethod
+    def from_key(cls, key):
+        """The inverse of `key`."""
+        match = _KEY.fullmatch(key) if isinstance(key, str) else None
+        if match is None:
+            raise ValueError(f"{key!r} is not a width configuration key such as 'w0.55' or 'w1.0_s3x0.6'.")
+        ratios = re.findall(r"_s(\d+)x([^_]+)", match.group(2))
+        return cls(float(match.group(1)), {int(s): float(r) for s, r in ratios})
+
+    @classmethod
+    def from_json(cls, entry):
+        """From `{"width": 1.0, "stage_ratios": {"3": 0.6} or null}` (the manifest's form)."""
+        return cls(entry["width"], entry.get("stage_ratios"))
+
+    @classmethod
+    def from_slot_row(cls, row):
+        """From a row `[width, ratio of stage 1, ..., ratio of stage n]`."""
+        return cls(row[0], {i + 1: float(r) for i, r in enumerate(row[1:]) if quantize(r) != _SCALE})
+
+    # -- values ---------------------------------------------------------------------
+    @property
+    def width(self):
+        """The global width (a float)."""
+        return self._width
+
+    @property
+    def stage_ratios(self):
+        """`{stage: ratio}` of the stages whose ratio is not 1 (a new dict)."""
+        return dict(self._ratios)
+
+    @property
+    def is_uniform(self):
+        return not self._ratios
+
+    def multiplier(self, stage=None):
+        """The width a layer of `stage` runs at: width x the stage's ratio."""
+        if stage is None:
+            return self._width
+        return self._width * self.stage_ratios.get(stage, 1.0)
+
+    def ratios(self, num_stages):
+        """Every stage's ratio, `[ratio of stage 1, ..., of stage num_stages]`."""
+        if self._ratios and self._ratios[-1][0] > num_stages:
+            raise ValueError(f"{self.describe()}: stage {self._ratios[-1][0]} does not exist; "
+                             f"allowed: 1..{num_stages}.")
+        ratios = self.stage_ratios
+        return [ratios.get(stage, 1.0) for stage in range(1, num_stages + 1)]
+
+    def slot_row(self, num_stages):
+        """`[width, *ratios(num_stages)]` as float64: the form of the BN slot table."""
+        return np.array([self._width] + self.ratios(num_stages), dtype=np.float64)
+
+    # -- forms ------------------------------------------------------------------------
+    @property
+    def key(self):
+        """`w{width}` then `_s{stage}x{ratio}` per slimmed stage, each rounded to DECIMALS."""
+        stages = "".join(f"_s{s}x{_decimal(r)}" for s, r in self._ratios)
+        return f"w{_decimal(self._width)}{stages}"
+
+    def to_json(self):
+        """`{"width": ..., "stage_ratios": {"3": 0.6} or None}` (the manifest's form)."""
+        ratios = {str(s): r for s, r in self._ratios}
+        return {"width": self._width, "stage_ratios": ratios or None}
+
+    def describe(self):
+        """`0.55`, or `1 with stage_ratios={3: 0.6}` (for messages)."""
+        ratios = self.stage_ratios
+        return f"{self._width:g}" + (f" with stage_ratios={ratios}" if ratios else "")
+
+    def _quantized(self):
+        return quantize(self._width), tuple((s, quantize(r)) for s, r in self._ratios)
+
+    def __eq__(self, other):
+        if not isinstance(other, WidthConfig):
+            return NotImplemented
+        return self._quantized() == other._quantized()
+
+    def __hash__(self):
+        return hash(self._quantized())
+
+    def __repr__(self):
+        ratios = self.stage_ratios
+        return f"WidthConfig({self._width!r}" + (f", {ratios!r})" if ratios else ")")
+
+
+_KEY = re.compile(r"w([^_]+)((?:_s\d+x[^_]+)*)")
+
+
+def _decimal(value):
+    """`value` rounded to DECIMALS places, in its shortest form (`0.55`, `1.0`)."""
+    return repr(quantize(value) / _SCALE)
+
+
+def check_positive_finite(value, what, allowed="a positive finite number"):
+    """`value` as a float, or ValueError naming it and what is `allowed`."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        raise ValueError(f"{what.capitalize()} {value!r} is not a number; allowed: {allowed}.")
+    v = float(value)
+    if math.isnan(v) or math.isinf(v) or v <= 0:
+        raise ValueError(f"{what.capitalize()} {value!r} is not allowed; allowed: {allowed}.")
+    return v
+
+
+def parse_stage_ratios(stage_ratios, num_stages=None):
+    """`((stage, ratio), ...)` sorted by stage, ratios of 1 left out, from a `{stage: ratio}`
+    dict; with `num_stages`, stages above it are refused."""
+    if not stage_ratios:
+        return ()
+    if num_stages == 0:
+        raise ValueError(
+            f"stage_ratios={stage_ratios!r} given, but this model has no addressable stages."
+        )
+    if not isinstance(stage_ratios, dict):
+        raise ValueError(
+            f"stage_ratios must be a dict {{stage: ratio}}, got {stage_ratios!r}."
+        )
+    allowed = "an integer >= 1" if num_stages is None else f"1..{num_stages}"
+    ratios = {}
+    for stage, ratio in stage_ratios.items():
+        index = _stage_number(stage)
+        if index is None or (num_stages is not None and index > num_stages):
+            raise ValueError(f"Stage {stage!r} does not exist; allowed: {allowed}.")
+        r = check_positive_finite(ratio, f"ratio of stage {stage}", "a number in (0, 1]")
+        if quantize(r) > _SCALE:
+            raise ValueError(
+                f"Ratio {ratio!r} of stage {stage} is not allowed; allowed: a number in (0, 1]."
+            )
+        if quantize(r) != _SCALE:
+            ratios[index] = r
+    return tuple(sorted(ratios.items()))
+
+
+def _stage_number(stage):
+    """`stage` as an int >= 1 (from an int or its decimal string), or None."""
+    if isinstance(stage, bool):
+        return None
+    try:
+        index = int(stage)
+    except (TypeError, ValueError):
+        return None
+    return index if str(index) == str(stage).strip() and index >= 1 else None
 
 
 class WidthSpec:
@@ -36,7 +250,7 @@ class WidthSpec:
                 raise ValueError(
                     f"`switches` must be a non-empty list of widths, got {switches!r}."
                 )
-            values = [_check_positive_finite(w, "switch width") for w in switches]
+            values = [check_positive_finite(w, "switch width") for w in switches]
             if len(set(values)) != len(values):
                 raise ValueError(f"`switches` has duplicates: {switches!r}.")
             self.switches = sorted(values)
@@ -46,8 +260,8 @@ class WidthSpec:
                 raise ValueError(
                     f"`width_range` must be a pair (lo, hi), got {width_range!r}."
                 )
-            lo = _check_positive_finite(width_range[0], "lower width bound")
-            hi = _check_positive_finite(width_range[1], "upper width bound")
+            lo = check_positive_finite(width_range[0], "lower width bound")
+            hi = check_positive_finite(width_range[1], "upper width bound")
             if lo >= hi:
                 raise ValueError(
                     f"`width_range` must have lo < hi, got {width_range!r}."
@@ -78,9 +292,9 @@ class WidthSpec:
         `allow_untrained=True` accepts any width in (0, max_width]: for
         experiments that run a network at widths it was not trained for.
         """
-        w = _check_positive_finite(width, "width", allowed=self.describe())
+        w = check_positive_finite(width, "width", allowed=self.describe())
         if allow_untrained:
-            if w > self.max_width + WIDTH_TOLERANCE:
+            if quantize(w) > quantize(self.max_width):
                 raise ValueError(
                     f"Width {width!r} is above the largest width {self.max_width:g}: "
                     "there are no weights for it."
@@ -88,7 +302,7 @@ class WidthSpec:
             return min(w, self.max_width)
         if self.is_range:
             lo, hi = self.range
-            if w < lo - WIDTH_TOLERANCE or w > hi + WIDTH_TOLERANCE:
+            if not quantize(lo) <= quantize(w) <= quantize(hi):
                 raise ValueError(
                     f"Width {width!r} is outside the trained range; allowed: "
                     f"{self.describe()}."
@@ -105,7 +319,7 @@ class WidthSpec:
     def switch_index(self, width):
         """Index of the switch equal to `width`, or None."""
         for i, s in enumerate(self.switches or ()):
-            if abs(s - width) <= WIDTH_TOLERANCE:
+            if quantize(s) == quantize(width):
                 return i
         return None
 
@@ -122,83 +336,38 @@ class WidthSpec:
         return f"WidthSpec({self.get_config()})"
 
 
-def _check_positive_finite(value, what, allowed="a positive finite number"):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise ValueError(f"{what.capitalize()} {value!r} is not a number; allowed: {allowed}.")
-    v = float(value)
-    if math.isnan(v) or math.isinf(v) or v <= 0:
-        raise ValueError(f"{what.capitalize()} {value!r} is not allowed; allowed: {allowed}.")
-    return v
-
-
-def validate_stage_ratios(stage_ratios, num_stages):
-    """Returns a list of `num_stages` ratios from a `{stage: ratio}` dict (stages 1-based)."""
-    ratios = [1.0] * num_stages
-    if not stage_ratios:
-        return ratios
-    if num_stages == 0:
-        raise ValueError(
-            f"stage_ratios={stage_ratios!r} given, but this model has no addressable stages."
-        )
-    if not isinstance(stage_ratios, dict):
-        raise ValueError(
-            f"stage_ratios must be a dict {{stage: ratio}}, got {stage_ratios!r}."
-        )
-    for stage, ratio in stage_ratios.items():
-        try:
-            index = int(stage)
-        except (TypeError, ValueError):
-            index = None
-        if index is None or str(index) != str(stage).strip() or not 1 <= index <= num_stages:
-            raise ValueError(
-                f"Stage {stage!r} does not exist; allowed: 1..{num_stages}."
-            )
-        r = _check_positive_finite(ratio, f"ratio of stage {stage}", "a number in (0, 1]")
-        if r > 1.0 + WIDTH_TOLERANCE:
-            raise ValueError(
-                f"Ratio {ratio!r} of stage {stage} is not allowed; allowed: a number in (0, 1]."
-            )
-        ratios[index - 1] = min(r, 1.0)
-    return ratios
-
-
 class WidthState:
     """The width a SlimmableModel runs at, read by every slimmable layer.
 
-    Holds variables owned by the model (created by `SlimmableModel`):
-    `width` (float64 scalar), `stage_ratios` (float64 [num_stages]), and the
-    registry of BN statistics slots: `slot_keys` (float64 [num_slots,
-    1 + num_stages], the (width, *stage_ratios) each slot holds statistics for)
-    and `slot_valid` (float64 [num_slots], 1 where a slot holds statistics).
+    Holds variables owned by the model (created by `SlimmableModel`): `width`
+    (float64 scalar) and `stage_ratios` (float64 [num_stages]), and the model's
+    `BNSlotTable`, where BN layers find the slot of the current width.
 
     Inside one traced graph, values derived from the width (channel counts,
     the active slot) are computed once and shared by all layers; `assign`
     invalidates them, so a graph that runs several widths in a row stays right.
 
-    While a function traces under `specialized(width, ratios)`, the graph is
-    made for that one configuration instead: channel counts are Python ints
-    (so every shape is static and Grappler folds the width arithmetic away)
-    and the variables `width`/`stage_ratios` are not read at all.
+    While a function traces under `specialized(config)`, the graph is made for
+    that one configuration instead: channel counts are Python ints (so every
+    shape is static and Grappler folds the width arithmetic away) and the
+    variables `width`/`stage_ratios` are not read at all.
     """
 
-    def __init__(self, width, stage_ratios, slot_keys, slot_valid, spec, num_stages):
+    def __init__(self, width, stage_ratios, bn_slots, num_stages):
         self.width = width
         self.stage_ratios = stage_ratios
-        self.slot_keys = slot_keys
-        self.slot_valid = slot_valid
-        self.spec = spec
+        self.bn_slots = bn_slots
         self.num_stages = num_stages
-        self.num_slots = int(slot_keys.shape[0])
         # Set by calibrate_bn while it traces its statistics pass.
         self.calibration_outputs = None
         self._memo = weakref.WeakKeyDictionary()  # graph -> {key: tensor}
-        self._specialized = None  # (width, ratios) while a width-specialised function traces
+        self._specialized = None  # the WidthConfig a width-specialised function traces for
 
     @contextlib.contextmanager
-    def specialized(self, width, ratios):
-        """Layers called inside trace a graph for this one (validated) configuration."""
+    def specialized(self, config):
+        """Layers called inside trace a graph for this one (validated) WidthConfig."""
         saved = self._specialized
-        self._specialized = (float(width), [float(r) for r in ratios])
+        self._specialized = config
         try:
             yield
         finally:
@@ -228,8 +397,7 @@ class WidthState:
     def multiplier(self, stage=None):
         """float64 tensor: the global width times the stage's ratio (a float when specialised)."""
         if self._specialized is not None:
-            width, ratios = self._specialized
-            return width if stage is None else width * ratios[stage - 1]
+            return self._specialized.multiplier(stage)
         if stage is None:
             return self._cached(("width",), lambda: tf.convert_to_tensor(self.width))
 
@@ -254,10 +422,10 @@ class WidthState:
             ),
         )
 
-    def current_key(self):
+    def current_row(self):
+        """float64 [1 + num_stages]: the current configuration as a slot table row."""
         if self._specialized is not None:
-            width, ratios = self._specialized
-            return tf.constant(self.key_of(width, ratios[:self.num_stages]))
+            return tf.constant(self._specialized.slot_row(self.num_stages))
         parts = [tf.reshape(tf.convert_to_tensor(self.width), [1])]
         if self.num_stages:
             parts.append(tf.convert_to_tensor(self.stage_ratios))
@@ -265,24 +433,19 @@ class WidthState:
 
     def active_slot(self):
         """(slot index int32, found bool) of the statistics for the current width."""
-
-        def fn():
-            keys = tf.convert_to_tensor(self.slot_keys)
-            diff = tf.abs(keys - self.current_key()[tf.newaxis, :])
-            match = tf.logical_and(
-                tf.reduce_all(diff <= WIDTH_TOLERANCE, axis=1),
-                tf.convert_to_tensor(self.slot_valid) > 0.5,
-            )
-            index = tf.cast(tf.argmax(tf.cast(match, tf.int32)), tf.int32)
-            return index, tf.reduce_any(match)
-
-        return self._cached(("slot",), fn)
+        return self._cached(("slot",), lambda: self.bn_slots.lookup(self.current_row()))
 
     def slot_check(self, message):
         """An assert that the current width has statistics: one per graph, shared by the
         BN layers (each asserting on its own cost a node per layer per forward)."""
         _, found = self.active_slot()
         return self._cached(("slot_check",), lambda: tf.debugging.assert_equal(found, True, message=message))
+
+    # -- host side ---------------------------------------------------------
+    def current(self):
+        """The current configuration (a WidthConfig)."""
+        row = [float(self.width.numpy())] + [float(r) for r in np.asarray(self.stage_ratios.numpy())]
+        return WidthConfig.from_slot_row(row)
 
     @contextlib.contextmanager
     def preserved(self):
@@ -292,6 +455,10 @@ class WidthState:
             yield
         finally:
             self.assign(width, ratios)
+
+    def assign_config(self, config):
+        """Sets the width to a (validated) WidthConfig."""
+        self.assign(config.width, config.ratios(self.num_stages))
 
     def assign(self, width, stage_ratios=None):
         """Sets the width from tensors (in a graph: no validation, no retrace).
@@ -306,25 +473,21 @@ class WidthState:
         if not tf.executing_eagerly():
             self._memo.pop(tf.compat.v1.get_default_graph(), None)
 
-    # -- host-side values --------------------------------------------------
-    def key_of(self, width, ratios):
-        return np.array([width] + list(ratios), dtype=np.float64)
+    # -- compatibility: tflite_export/ and training/ call these until they use
+    # model.bn_slots and WidthConfig; delete then.
+    @property
+    def num_slots(self):
+        return self.bn_slots.num_slots
+
+    @property
+    def slot_valid(self):
+        return self.bn_slots.valid
 
     def find_slot(self, width, ratios):
-        """Index of the valid slot holding `(width, ratios)`, or None (host side)."""
-        keys = np.asarray(self.slot_keys.numpy())
-        valid = np.asarray(self.slot_valid.numpy()) > 0.5
-        key = self.key_of(width, ratios)
-        for i in range(self.num_slots):
-            if valid[i] and np.all(np.abs(keys[i] - key) <= WIDTH_TOLERANCE):
-                return i
-        return None
+        return self.bn_slots.find(WidthConfig(width, dict(enumerate(ratios, 1))))
 
     def calibrated_configs(self):
-        """List of (width, ratios) that have statistics, in slot order."""
-        keys = np.asarray(self.slot_keys.numpy())
-        valid = np.asarray(self.slot_valid.numpy()) > 0.5
-        return [(float(k[0]), [float(r) for r in k[1:]]) for k, v in zip(keys, valid) if v]
+        return [(c.width, c.ratios(self.num_stages)) for c in self.bn_slots.calibrated()]
 
 
 def _as_float64(value):
@@ -332,3 +495,10 @@ def _as_float64(value):
     if tf.is_tensor(value):
         return tf.cast(value, tf.float64)
     return tf.convert_to_tensor(np.asarray(value, dtype=np.float64))
+
+
+def _describe_config(config):
+    """Compatibility: tflite_export/export.py imports this (through slimkeras.model)
+    until it calls WidthConfig.describe(); delete then."""
+    width, ratios = config
+    return WidthConfig(width, dict(enumerate(ratios, 1))).describe()

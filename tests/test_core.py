@@ -1,6 +1,9 @@
 """Core slimming mechanism: layers vs plain Keras layers, BN behaviour, widths, saving."""
 
+import json
 import math
+import pickle
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -8,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 import slimkeras
-from slimkeras import WidthSpec, active_channels, make_divisible
+from slimkeras import WidthConfig, WidthSpec, active_channels, make_divisible
 from slimkeras.layers import (
     BATCH_NORMS,
     SlimmableConv2D,
@@ -37,7 +40,7 @@ def small_stack(bn="universal", switches=None, width_range=RANGE, output_averagi
                         stage=2 if num_stages else None)(x)
     x = norm(num_slots=slots, name="bn3")(x)
     x = keras.layers.ReLU()(x)
-    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = SlimmableDense(7, name="fc", output_averaging=output_averaging)(x)
     return slimkeras.SlimmableModel(inputs, outputs, width_spec=spec, num_bn_slots=slots,
                                     num_stages=num_stages)
@@ -55,14 +58,8 @@ def randomize(model):
 
 
 def mark_calibrated(model, widths):
-    state = model.width_state
-    keys = state.slot_keys.numpy()
-    valid = state.slot_valid.numpy()
-    for i, w in enumerate(widths):
-        keys[i] = state.key_of(w, [1.0] * model.num_stages)
-        valid[i] = 1
-    state.slot_keys.assign(keys)
-    state.slot_valid.assign(valid)
+    """Slot i holds width i (its statistics: whatever `randomize` put there)."""
+    model.bn_slots.record(range(len(widths)), [WidthConfig(w) for w in widths])
 
 
 def plain_stack(model, width, slot, input_shape=(12, 12, 3), output_averaging=False):
@@ -211,7 +208,7 @@ def test_calibration_stores_exact_statistics_and_touches_no_trainable_weight():
     for v, old in zip(model.trainable_variables, trainable_before):
         np.testing.assert_array_equal(v.numpy(), old)
     for w in (0.5, 1.0):
-        slot = model.width_state.find_slot(w, [])
+        slot = model.bn_slots.find(WidthConfig(w))
         c1 = active_channels(24, w)
         # bn1's inputs: the sliced conv of the 80 calibration images
         conv = tf.nn.conv2d(data[:80], model.get_layer("conv1").kernel[:, :, :, :c1], 2, "SAME").numpy()
@@ -244,7 +241,7 @@ def test_calibration_with_one_value_per_channel_per_batch():
     slimkeras.calibrate_bn(model, data, widths=[1.0], num_images=5, batch_size=1, verbose=0)
     c1 = active_channels(24, 1.0)
     conv = tf.nn.conv2d(data, model.get_layer("conv1").kernel, 2, "SAME").numpy()
-    mean, var = model.get_layer("bn1").statistics(model.width_state.find_slot(1.0, []))
+    mean, var = model.get_layer("bn1").statistics(model.bn_slots.find(WidthConfig(1.0)))
     np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-5)
     assert np.all(np.isfinite(model(data, training=False).numpy()))
@@ -289,7 +286,7 @@ def test_calibration_in_float64_takes_the_unfused_path_and_stays_exact():
         slimkeras.calibrate_bn(model, data, widths=[0.5], batch_size=4, verbose=0)
         c1 = active_channels(24, 0.5)
         conv = tf.nn.conv2d(data, model.get_layer("conv1").kernel[:, :, :, :c1], 2, "SAME").numpy()
-        mean, var = model.get_layer("bn1").statistics(model.width_state.find_slot(0.5, []))
+        mean, var = model.get_layer("bn1").statistics(model.bn_slots.find(WidthConfig(0.5)))
         assert mean.dtype == np.float64
         np.testing.assert_allclose(mean[:c1], conv.mean(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
         np.testing.assert_allclose(var[:c1], conv.var(axis=(0, 1, 2)), rtol=1e-9, atol=1e-12)
@@ -305,7 +302,7 @@ def test_calibration_of_many_widths_and_slot_capacity():
         slimkeras.calibrate_bn(model, IMAGES, widths=[0.3], verbose=0)
     slimkeras.calibrate_bn(model, IMAGES, widths=[0.5], verbose=0)  # recalibrating reuses its slot
     slimkeras.calibrate_bn(model, IMAGES, widths=[0.3], clear=True, verbose=0)
-    assert [c[0] for c in model.width_state.calibrated_configs()] == [0.3]
+    assert model.bn_slots.calibrated() == [WidthConfig(0.3)]
 
 
 def test_switchable_recalibration_writes_the_switch_rows():
@@ -384,7 +381,7 @@ def test_specialised_functions_follow_recalibration_and_new_weights():
     before = fn(IMAGES).numpy()
     # clear=True moves 0.25 to another slot; its statistics now come from other images
     slimkeras.calibrate_bn(model, 2.0 * IMAGES + 1.0, widths=[0.25], clear=True, verbose=0)
-    assert model.width_state.find_slot(0.25, []) == 0
+    assert model.bn_slots.find(WidthConfig(0.25)) == 0
     model.set_width(0.25)
     np.testing.assert_allclose(fn(IMAGES).numpy(), model(IMAGES, training=False).numpy(), atol=1e-5)
     assert np.abs(fn(IMAGES).numpy() - before).max() > 1e-3
@@ -485,7 +482,8 @@ def test_keras_file_round_trip_keeps_weights_and_calibrated_statistics(bn, tmp_p
     loaded = keras.models.load_model(path)
     assert isinstance(loaded, slimkeras.SlimmableModel)
     assert loaded.width_spec.get_config() == model.width_spec.get_config()
-    assert loaded.width_state.calibrated_configs() == model.width_state.calibrated_configs()
+    assert loaded.bn_slots.calibrated() == model.bn_slots.calibrated()
+    np.testing.assert_array_equal(loaded.bn_slots.keys.numpy(), model.bn_slots.keys.numpy())
     for w in widths:
         a = model.set_width(w)(IMAGES, training=False).numpy()
         b = loaded.set_width(w)(IMAGES, training=False).numpy()
@@ -576,3 +574,266 @@ def test_bn_statistics_stay_identical_across_replicas():
             np.testing.assert_array_equal(values[0], values[1])
             moved += not np.allclose(values[0][1], 0 if "mean" in var.path else 1)
     assert moved == 6
+
+
+# -- WidthConfig ------------------------------------------------------------------------------
+
+def test_width_config_parses_what_users_type_and_round_trips_its_key():
+    nonuniform = WidthConfig(1.0, {3: 0.6, 1: 0.5})
+    assert WidthConfig.parse(0.55) == WidthConfig(0.55)
+    assert WidthConfig.parse((1.0, {3: 0.6})) == WidthConfig(1.0, {3: 0.6})
+    assert WidthConfig.parse([0.8, {"2": 0.4}]) == WidthConfig(0.8, {2: 0.4})  # JSON's string stages
+    assert WidthConfig.parse(nonuniform) is nonuniform
+    assert WidthConfig.parse("w1.0_s1x0.5_s3x0.6") == nonuniform
+    assert WidthConfig(0.55).key == "w0.55"
+    assert nonuniform.key == "w1.0_s1x0.5_s3x0.6"
+    assert WidthConfig(2, {2: 1.0}).key == "w2.0" and WidthConfig(2, {2: 1.0}).is_uniform
+    assert WidthConfig(1 / 3).key == "w0.333333"
+    for config in (WidthConfig(0.55), nonuniform, WidthConfig(0.8125, {12: 0.25})):
+        assert WidthConfig.from_key(config.key) == config
+        assert WidthConfig.from_json(json.loads(json.dumps(config.to_json()))) == config
+    assert nonuniform.to_json() == {"width": 1.0, "stage_ratios": {"1": 0.5, "3": 0.6}}
+    assert WidthConfig(0.5).to_json() == {"width": 0.5, "stage_ratios": None}
+    assert nonuniform.describe() == "1 with stage_ratios={1: 0.5, 3: 0.6}"
+    assert WidthConfig(0.55).describe() == "0.55"
+    assert nonuniform.stage_ratios == {1: 0.5, 3: 0.6}
+    assert nonuniform.multiplier() == 1.0 and nonuniform.multiplier(3) == 0.6 and nonuniform.multiplier(2) == 1.0
+    assert nonuniform.ratios(4) == [0.5, 1.0, 0.6, 1.0]
+    np.testing.assert_array_equal(WidthConfig(0.8, {2: 0.5}).slot_row(2), [0.8, 1.0, 0.5])
+    assert WidthConfig.from_slot_row([0.8, 1.0, 0.5]) == WidthConfig(0.8, {2: 0.5})
+    assert pickle.loads(pickle.dumps(nonuniform)) == nonuniform
+    with pytest.raises(AttributeError, match="immutable"):
+        nonuniform.width = 0.5
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((0,), "Width 0 is not allowed"),
+        ((-0.5,), "Width -0.5 is not allowed"),
+        ((float("nan"),), "Width nan is not allowed"),
+        ((float("inf"),), "Width inf is not allowed"),
+        (("half",), "Width 'half' is not a number"),
+        ((True,), "Width True is not a number"),
+        ((1.0, {0: 0.5}), "Stage 0 does not exist; allowed: an integer >= 1"),
+        ((1.0, {"x": 0.5}), "Stage 'x' does not exist"),
+        ((1.0, {2.0: 0.5}), "Stage 2.0 does not exist"),
+        ((1.0, {1: 1.5}), r"Ratio 1.5 of stage 1 is not allowed; allowed: a number in \(0, 1\]"),
+        ((1.0, {1: 0}), "Ratio of stage 1 0 is not allowed"),
+        ((1.0, [0.5]), "must be a dict"),
+    ],
+)
+def test_width_config_validation_names_the_bad_value(args, message):
+    with pytest.raises(ValueError, match=message):
+        WidthConfig(*args)
+
+
+def test_width_config_refuses_what_it_cannot_parse():
+    for value, message in [("0.55", "not a width configuration key"), ((1.0, {}, 2), "must be a width or"),
+                           ("w0.5_s1", "not a width configuration key")]:
+        with pytest.raises(ValueError, match=message):
+            WidthConfig.parse(value)
+    with pytest.raises(ValueError, match="stage 3 does not exist; allowed: 1..2"):
+        WidthConfig(1.0, {3: 0.5}).ratios(2)
+
+
+def test_width_config_equality_is_to_six_decimal_places():
+    assert WidthConfig(0.3) == WidthConfig(0.3 + 4e-7)
+    assert WidthConfig(0.3) != WidthConfig(0.3 + 2e-6)
+    assert WidthConfig(1.0, {2: 0.5}) == WidthConfig(1.0, {2: 0.5 - 3e-7})
+    assert WidthConfig(1.0, {2: 0.5}) != WidthConfig(1.0, {2: 0.5 - 3e-6})
+    assert WidthConfig(1.0, {2: 1.0 - 2e-7}) == WidthConfig(1.0)  # a ratio that rounds to 1 is no ratio
+    assert WidthConfig(1.0, {2: 0.5}) != WidthConfig(1.0, {3: 0.5})
+    assert len({WidthConfig(0.3), WidthConfig(0.3 + 4e-7), WidthConfig(0.3 - 4e-7)}) == 1
+    assert WidthConfig(0.5) != 0.5  # a number is not a configuration
+
+
+def test_the_graph_finds_bn_statistics_as_widthconfig_compares():
+    """Host (`bn_slots.find`) and graph (the BN layers' slot lookup) agree on equal widths."""
+    model = small_stack("universal")
+    randomize(model)
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.3], verbose=0)
+    near = 0.3 + 4e-7
+    assert model.bn_slots.find(WidthConfig(near)) == model.bn_slots.find(WidthConfig(0.3)) == 0
+    dynamic = tf.function(lambda x: model(x, training=False))
+    model.set_width(near)
+    np.testing.assert_array_equal(dynamic(IMAGES).numpy(), model.inference_function(0.3)(IMAGES).numpy())
+    assert model.inference_function(near) is model.inference_function(0.3)
+    model.set_width(0.3 + 2e-6)
+    with pytest.raises(ValueError, match="has no calibrated BN statistics"):
+        model.check_inference_width()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="calibrate_bn"):
+        dynamic(IMAGES)
+
+
+def test_set_width_and_calibrate_bn_take_width_configs():
+    model = small_stack("universal", num_stages=2)
+    config = WidthConfig(0.8, {2: 0.5})
+    assert slimkeras.calibrate_bn(model, IMAGES, widths=[config, 0.5], verbose=0) == [config, WidthConfig(0.5)]
+    model.set_width(config)
+    assert model.width_config() == config and model.width == 0.8 and model.stage_ratios == {2: 0.5}
+    assert model.width_config(0.8, {2: 0.5}) == config
+    with pytest.raises(ValueError, match="already has its stage ratios"):
+        model.set_width(config, stage_ratios={1: 0.5})
+    with pytest.raises(ValueError, match="Stage 3 does not exist; allowed: 1..2"):
+        model.set_width(WidthConfig(0.8, {3: 0.5}))
+    with pytest.raises(ValueError, match="outside the trained range"):
+        model.set_width(WidthConfig(0.1))
+
+
+# -- the BN slot table -----------------------------------------------------------------------
+
+def test_clear_bn_statistics():
+    model = small_stack("universal")
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.3, 0.5], verbose=0)
+    assert model.bn_slots.calibrated() == [WidthConfig(0.3), WidthConfig(0.5)]
+    model.clear_bn_statistics()
+    assert model.bn_slots.calibrated() == []
+    with pytest.raises(ValueError, match=r"0\.5 has no calibrated BN statistics \(calibrated: none\)"):
+        model.set_width(0.5).predict(IMAGES, verbose=0)
+    shared = small_stack("shared")
+    randomize(shared)
+    mark_calibrated(shared, [0.5])
+    bn1 = shared.get_layer("bn1")
+    np.testing.assert_array_equal(bn1.parameters(WidthConfig(0.5)).mean, bn1.slot_mean.numpy()[0])
+    shared.clear_bn_statistics()  # shared BN falls back to its running statistics
+    np.testing.assert_array_equal(bn1.parameters(WidthConfig(0.5)).mean, bn1.moving_mean.numpy())
+    with pytest.raises(ValueError, match="Switchable BN keeps one slot per switch"):
+        small_stack("switchable", switches=SWITCHES).clear_bn_statistics()
+
+
+# -- each layer's static form and cost -----------------------------------------------------
+
+def active_inputs_and_outputs(model, config, names):
+    """{name: (input, output)} of the named layers, run by the slimmable model at `config`."""
+    layers = [model.get_layer(n) for n in names]
+    probe = keras.Model(model.input, [t for l in layers for t in (l.input, l.output)])
+    with model.width_state.preserved():
+        model.set_width(config)
+        values = [v.numpy() for v in probe(IMAGES, training=False)]
+    return {n: (values[2 * i], values[2 * i + 1]) for i, n in enumerate(names)}
+
+
+@pytest.mark.parametrize("bn", ["switchable", "universal", "shared"])
+def test_each_layer_static_form_computes_what_the_layer_computes(bn):
+    switches = SWITCHES if bn == "switchable" else None
+    model = small_stack(bn, switches=switches, output_averaging=True, num_stages=2)
+    randomize(model)
+    config = WidthConfig(0.5) if switches else WidthConfig(0.8, {2: 0.5})
+    if bn != "switchable":
+        slimkeras.calibrate_bn(model, IMAGES, widths=[config], verbose=0)
+    names = ["conv1", "bn1", "dw", "bn2", "pw", "bn3", "fc"]
+    kinds = [keras.layers.Conv2D, keras.layers.BatchNormalization, keras.layers.DepthwiseConv2D,
+             keras.layers.BatchNormalization, keras.layers.Conv2D, keras.layers.BatchNormalization,
+             keras.layers.Dense]
+    for (name, (x, y)), kind in zip(active_inputs_and_outputs(model, config, names).items(), kinds):
+        static = model.get_layer(name).static_layer(config, (None,) + x.shape[1:])
+        assert type(static) is kind and static.name == name
+        assert static(x).shape == y.shape, name
+        np.testing.assert_allclose(static(x, training=False).numpy(), y, atol=2e-5, err_msg=name)
+    c1, c3 = active_channels(24, config.multiplier(1)), active_channels(40, config.multiplier(2))
+    assert model.get_layer("pw").static_layer(config, (None, 6, 6, c1)).kernel.shape == (1, 1, c1, c3)
+
+
+def test_bn_parameters_are_the_slot_slices():
+    model = small_stack("switchable", switches=SWITCHES)
+    randomize(model)
+    bn1 = model.get_layer("bn1")
+    c = active_channels(24, 0.75)
+    got = bn1.parameters(WidthConfig(0.75), c)
+    want = (bn1.gamma.numpy()[2, :c], bn1.beta.numpy()[2, :c], bn1.slot_mean.numpy()[2, :c],
+            bn1.slot_variance.numpy()[2, :c])
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)
+    assert bn1.parameters(WidthConfig(0.75)).gamma.shape == (24,)
+    universal = small_stack("universal")
+    with pytest.raises(ValueError, match="width 0.5 has no BN statistics"):
+        universal.get_layer("bn1").parameters(WidthConfig(0.5))
+
+
+def test_each_layer_counts_its_own_cost():
+    """The layers' costs against the formulas written out, and against Keras' own layers
+    (the profile of the materialized model)."""
+    model = small_stack("universal", output_averaging=True)
+    slimkeras.calibrate_bn(model, IMAGES, widths=[0.5], verbose=0)
+    c1, c3 = active_channels(24, 0.5), active_channels(40, 0.5)
+    rows = {r["name"]: r for r in slimkeras.profile(model, 0.5)["layers"]}
+    expected = {  # name: (kind, MACs, params); feature maps 6x6 after the stride-2 conv
+        "conv1": ("conv", 9 * 3 * c1 * 36, 9 * 3 * c1),
+        "bn1": ("bn", 0, 2 * c1),
+        "dw": ("conv", 9 * c1 * 36, 9 * c1),
+        "bn2": ("bn", 0, 2 * c1),
+        "pw": ("conv", c1 * c3 * 36, c1 * c3),
+        "bn3": ("bn", 0, 2 * c3),
+        "pool": ("avgpool", c3 * 36, 0),
+        "fc": ("linear", c3 * 7, c3 * 7 + 7),
+    }
+    assert {n: (r["kind"], r["macs"], r["params"]) for n, r in rows.items()} == expected
+    plain = slimkeras.profile(slimkeras.materialize(model, 0.5))
+    assert plain == slimkeras.profile(model, 0.5)
+
+
+def test_a_plain_keras_layer_with_weights_is_copied_and_counted():
+    x = inputs = keras.Input((12, 12, 3))
+    x = SlimmableConv2D(16, 3, name="conv")(x)
+    x = SlimmableDense(6, name="fc")(keras.layers.GlobalAveragePooling2D()(x))
+    x = keras.layers.Dense(4, name="plain_dense")(x)  # 6 inputs at every width
+    model = slimkeras.SlimmableModel(inputs, x, width_spec=WidthSpec(switches=[0.5, 1.0]))
+    randomize(model)
+    model.set_width(0.5)
+    plain = slimkeras.materialize(model)
+    np.testing.assert_allclose(plain(IMAGES).numpy(), model(IMAGES, training=False).numpy(), atol=1e-5)
+    assert plain.get_layer("plain_dense") is not model.get_layer("plain_dense")
+    assert slimkeras.profile(model)["layers"][-1] == {
+        "name": "plain_dense", "kind": "linear", "in": 6, "out": 4, "out_hw": 1, "macs": 24, "params": 28}
+
+
+class SlimmablePReLU(slimkeras.layers.SlimmableLayer):
+    """The example of docs/adding_a_layer.md: a per-channel PReLU whose slopes are sliced."""
+
+    def build(self, input_shape):
+        self.alpha = self.add_weight(name="alpha", shape=(input_shape[-1],), initializer="zeros")
+
+    def call(self, inputs):
+        alpha = self.alpha[:slimkeras.layers.base.channel_count(inputs)]
+        return tf.maximum(inputs, 0.0) + alpha * tf.minimum(inputs, 0.0)
+
+    def static_layer(self, config, input_shape):
+        layer = keras.layers.PReLU(shared_axes=[1, 2], name=self.name)
+        layer.build(input_shape)
+        layer.set_weights([self.alpha.numpy()[:input_shape[-1]].reshape(1, 1, -1)])
+        return layer
+
+    def cost(self, input_shapes, output_shape):
+        return slimkeras.layers.LayerCost("activation", 0, input_shapes[0][-1])
+
+
+def test_a_new_layer_type_is_one_class():
+    x = inputs = keras.Input((12, 12, 3))
+    x = SlimmableConv2D(16, 3, name="conv")(x)
+    x = SlimmablePReLU(name="prelu")(x)
+    x = SlimmableDense(4, name="fc")(keras.layers.GlobalAveragePooling2D()(x))
+    model = slimkeras.SlimmableModel(inputs, x, width_spec=WidthSpec(width_range=(0.25, 1.0)))
+    randomize(model)
+    for w in (0.25, 0.7, 1.0):
+        model.set_width(w)
+        np.testing.assert_allclose(slimkeras.materialize(model)(IMAGES).numpy(),
+                                   model(IMAGES, training=False).numpy(), atol=1e-5)
+        c = active_channels(16, w)
+        assert slimkeras.profile(model)["layers"][1] == {
+            "name": "prelu", "kind": "activation", "in": c, "out": c, "out_hw": 12, "macs": 0, "params": c}
+
+
+def test_keras_file_saved_before_widthconfig_loads_unchanged():
+    """tests/data/universal_stack_0.1.*: a model calibrated at 0.3 and (1.0, {2: 0.5}) and its
+    outputs there, saved by slimkeras 0.1 before the WidthConfig change (commit 06ff1d1)."""
+    data = Path(__file__).parent / "data"
+    model = keras.models.load_model(data / "universal_stack_0.1.keras")
+    expected = np.load(data / "universal_stack_0.1.npz")
+    assert model.bn_slots.calibrated() == [WidthConfig(0.3), WidthConfig(1.0, {2: 0.5})]
+    for key in ("w0.3", "w1.0_s2x0.5"):
+        config = WidthConfig.from_key(key)
+        model.set_width(config)
+        np.testing.assert_array_equal(model(expected["images"], training=False), expected[key])
+        for specialised in (model.inference_function(config), slimkeras.materialize(model, config)):
+            np.testing.assert_allclose(specialised(expected["images"]), expected[key], atol=1e-5)

@@ -16,11 +16,17 @@ per width configuration, indexed through the model's WidthState (see
   where present, override them.
 """
 
+import collections
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from slimkeras.layers.base import SlimmableLayer, channel_count, check_positive_int
+from slimkeras.layers.costs import batch_norm_cost
+
+BNParameters = collections.namedtuple("BNParameters", ["gamma", "beta", "mean", "variance"])
+BNParameters.__doc__ = "A BN layer's parameters at one width configuration (numpy arrays)."
 
 _MISSING_STATISTICS = (
     "The current width has no BN statistics. "
@@ -201,6 +207,42 @@ class SlimmableBatchNormBase(SlimmableLayer):
             rows[slot] = fill
             rows[slot, :c] = values
             table.assign(rows)
+
+    def parameters(self, config, channels=None):
+        """This layer's `BNParameters` (gamma, beta, mean, variance) at `config`.
+
+        The statistics are those inference at `config` uses: its slot's, or for
+        shared BN without one, the running statistics.
+
+        Args:
+            config: a `WidthConfig` of the model.
+            channels: how many (active) channels to return; default all.
+
+        Raises:
+            ValueError: `config` has no BN statistics (universal BN not calibrated there).
+        """
+        slot = self.width_state.bn_slots.find(config)
+        if slot is None and not self.has_default_statistics:
+            raise ValueError(
+                f"BN layer '{self.name}': width {config.describe()} has no BN statistics. "
+                f"Calibrate it first: slimkeras.calibrate_bn(model, data, widths=[...])."
+            )
+        gamma, beta = self.gamma.numpy(), self.beta.numpy()
+        if self.private_affine:
+            gamma, beta = gamma[slot], beta[slot]
+        mean, variance = self.statistics(slot)
+        return BNParameters(*(values[:channels] for values in (gamma, beta, mean, variance)))
+
+    def static_layer(self, config, input_shape):
+        layer = keras.layers.BatchNormalization(
+            momentum=self.momentum, epsilon=self.epsilon, name=self.name, dtype=self.dtype_policy
+        )
+        layer.build(input_shape)
+        layer.set_weights(list(self.parameters(config, input_shape[-1])))
+        return layer
+
+    def cost(self, input_shapes, output_shape):
+        return batch_norm_cost(input_shapes[0][-1])
 
     def compute_output_shape(self, input_shape):
         return input_shape
