@@ -15,7 +15,6 @@ from slimkeras.layers import (
 from slimkeras.width import WidthConfig, WidthSpec, WidthState, parse_stage_ratios
 # Compatibility: tflite_export/export.py imports it from here until it calls
 # WidthConfig.describe(); delete then.
-from slimkeras.width import _describe_config  # noqa: F401
 
 DEFAULT_BN_SLOTS = 32
 
@@ -182,12 +181,6 @@ class SlimmableModel(keras.Model):
                 f"a width range; this one has {self.width_spec.describe()}."
             )
         return WidthConfig(w, dict(parse_stage_ratios(stage_ratios, self.num_stages)))
-
-    def config_of(self, width=None, stage_ratios=None, allow_untrained=False):
-        """Compatibility: `(width, ratios list)` for tflite_export/ until it uses
-        `width_config`; delete then."""
-        config = self.width_config(width, stage_ratios, allow_untrained)
-        return config.width, config.ratios(self.num_stages)
 
     def clear_bn_statistics(self):
         """Drops the BN statistics of every calibrated width (universal and shared BN;

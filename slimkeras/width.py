@@ -473,32 +473,9 @@ class WidthState:
         if not tf.executing_eagerly():
             self._memo.pop(tf.compat.v1.get_default_graph(), None)
 
-    # -- compatibility: tflite_export/ and training/ call these until they use
-    # model.bn_slots and WidthConfig; delete then.
-    @property
-    def num_slots(self):
-        return self.bn_slots.num_slots
-
-    @property
-    def slot_valid(self):
-        return self.bn_slots.valid
-
-    def find_slot(self, width, ratios):
-        return self.bn_slots.find(WidthConfig(width, dict(enumerate(ratios, 1))))
-
-    def calibrated_configs(self):
-        return [(c.width, c.ratios(self.num_stages)) for c in self.bn_slots.calibrated()]
-
-
 def _as_float64(value):
     """float64 tensor; Python floats go straight to float64 (never through float32)."""
     if tf.is_tensor(value):
         return tf.cast(value, tf.float64)
     return tf.convert_to_tensor(np.asarray(value, dtype=np.float64))
 
-
-def _describe_config(config):
-    """Compatibility: tflite_export/export.py imports this (through slimkeras.model)
-    until it calls WidthConfig.describe(); delete then."""
-    width, ratios = config
-    return WidthConfig(width, dict(enumerate(ratios, 1))).describe()

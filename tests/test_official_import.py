@@ -73,7 +73,7 @@ def test_us_mobilenet_v1_equals_pytorch_at_listed_widths(us_mbv1):
         assert np.std(want) > 0.1  # the comparison is not between two near-constant outputs
         assert np.max(np.abs(got - want)) <= TOLERANCE, width
     # all 31 widths run without calibration
-    assert [c[0] for c in model.width_state.calibrated_configs()] == list(US_MBV1.widths)
+    assert [c.width for c in model.bn_slots.calibrated()] == list(US_MBV1.widths)
 
 
 def test_us_mobilenet_v1_off_list_widths_after_calibration(us_mbv1):

@@ -22,6 +22,7 @@ import os
 import numpy as np
 
 from slimkeras import layers as sl
+from slimkeras.width import WidthConfig
 
 SCHEMA_VERSION = 1
 NPZ_NAME, INDEX_NAME = "bn_bundle.npz", "bn_bundle.json"
@@ -33,14 +34,13 @@ def input_layer_of(layer):
 
 
 def write_bundle(model, out_dir, configs, model_name=None):
-    """Writes bn_bundle.npz + bn_bundle.json for `configs` [(width, ratios list)] of `model`.
+    """Writes bn_bundle.npz + bn_bundle.json for `configs` (WidthConfigs) of `model`.
 
     Each configuration uses the statistics `materialize` would: its calibrated
     slot, or (shared BN without one) the running statistics.
 
     Returns the index dict.
     """
-    state = model.width_state
     arrays, entries, layers = {}, [], []
     for layer in model.bn_layers:
         layers.append({
@@ -51,21 +51,17 @@ def write_bundle(model, out_dir, configs, model_name=None):
         if not layer.private_affine:
             arrays[f"{layer.name}/gamma"] = layer.gamma.numpy()
             arrays[f"{layer.name}/beta"] = layer.beta.numpy()
-    for k, (width, ratios) in enumerate(configs):
+    for k, config in enumerate(configs):
         key = f"c{k}"
-        slot = state.find_slot(width, ratios)
-        channels = active_bn_channels(model, width, ratios)
+        channels = active_bn_channels(model, config)
         for layer in model.bn_layers:
-            c = channels[layer.name]
-            mean, variance = layer.statistics(slot)
-            arrays[f"{key}/{layer.name}/mean"] = mean[:c]
-            arrays[f"{key}/{layer.name}/variance"] = variance[:c]
+            gamma, beta, mean, variance = layer.parameters(config, channels[layer.name])
+            arrays[f"{key}/{layer.name}/mean"] = mean
+            arrays[f"{key}/{layer.name}/variance"] = variance
             if layer.private_affine:
-                arrays[f"{key}/{layer.name}/gamma"] = layer.gamma.numpy()[slot, :c]
-                arrays[f"{key}/{layer.name}/beta"] = layer.beta.numpy()[slot, :c]
-        nonuniform = {str(i + 1): float(r) for i, r in enumerate(ratios) if r != 1.0}
-        entries.append({"key": key, "width": float(width), "stage_ratios": nonuniform or None,
-                        "channels": channels})
+                arrays[f"{key}/{layer.name}/gamma"] = gamma
+                arrays[f"{key}/{layer.name}/beta"] = beta
+        entries.append({"key": key, **config.to_json(), "channels": channels})
     npz_path = os.path.join(out_dir, NPZ_NAME)
     with open(npz_path, "wb") as f:
         np.savez(f, **arrays)
@@ -78,12 +74,11 @@ def write_bundle(model, out_dir, configs, model_name=None):
     return index
 
 
-def active_bn_channels(model, width, ratios):
-    """{BN layer name: active channels} at a configuration."""
+def active_bn_channels(model, config):
+    """{BN layer name: active channels} at a WidthConfig."""
     from slimkeras.profiling import layer_shapes
 
-    shapes = layer_shapes(model, width, {i + 1: r for i, r in enumerate(ratios) if r != 1.0} or None,
-                          allow_untrained=True)
+    shapes = layer_shapes(model, config, allow_untrained=True)
     return {layer.name: int(output[-1]) for layer, _, output in shapes
             if isinstance(layer, sl.SlimmableBatchNormBase)}
 
@@ -109,16 +104,15 @@ class BNBundle:
     def configs(self):
         return self.index["configs"]
 
-    def find(self, width, stage_ratios=None, tolerance=1e-6):
-        """The config entry of `width` (and `{stage: ratio}`), or KeyError listing those held."""
-        wanted = {str(k): float(v) for k, v in (stage_ratios or {}).items() if v != 1.0} or None
+    def find(self, width, stage_ratios=None):
+        """The config entry of `width` (a number or WidthConfig, with optional `{stage: ratio}`),
+        matched as WidthConfigs are equal; KeyError listing those held."""
+        wanted = WidthConfig.parse(width) if stage_ratios is None else WidthConfig(width, stage_ratios)
         for entry in self.configs:
-            if abs(entry["width"] - width) <= tolerance and entry["stage_ratios"] == wanted:
+            if WidthConfig.from_json(entry) == wanted:
                 return entry
-        held = ", ".join(f"{c['width']:g}" + (f" {c['stage_ratios']}" if c["stage_ratios"] else "")
-                         for c in self.configs)
-        raise KeyError(f"The BN bundle has no width {width:g}"
-                       f"{' with ' + str(wanted) if wanted else ''}; it holds: {held}.")
+        held = ", ".join(WidthConfig.from_json(c).describe() for c in self.configs)
+        raise KeyError(f"The BN bundle has no width {wanted.describe()}; it holds: {held}.")
 
     def parameters(self, entry, layer_name):
         """(gamma, beta, mean, variance, epsilon) of a BN layer at a config entry."""

@@ -84,7 +84,7 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
         entries = _write_models(model, configs, precisions, staging, output_kind,
                                 None if representative is None else representative[:representative_images],
                                 test_data, bench_threads, bench_runs, verbose)
-        bundle_configs = _unique(model.width_state.calibrated_configs() + configs)
+        bundle_configs = list(dict.fromkeys(model.bn_slots.calibrated() + configs))
         bn_bundle.write_bundle(model, staging, bundle_configs, model_name)
         slim_io.write_text_atomic(os.path.join(staging, manifest_lib.LABELS_NAME),
                                   manifest_lib.labels_text(labels))
@@ -124,37 +124,33 @@ def _write_models(model, configs, precisions, staging, output_kind, representati
     entries = []
     progress = keras.utils.Progbar(len(configs) * len(precisions), verbose=verbose, unit_name="model",
                                    stateful_metrics=["top1"])
-    for width, ratios in configs:
-        stage_ratios = {i + 1: r for i, r in enumerate(ratios) if r != 1.0} or None
-        plain = slimkeras.materialize(model, width, stage_ratios)
+    for config in configs:
+        plain = slimkeras.materialize(model, config)
         classifier = with_signature(plain, output_kind)
-        counts = slimkeras.profile(model, width, stage_ratios)
+        counts = slimkeras.profile(model, config)
         for precision in precisions:
             content = convert(classifier, precision, representative if precision == "int8" else None)
             check_bn_folded(content, plain)
-            entry = _model_entry(content, staging, width, stage_ratios, precision, counts, test_data,
+            entry = _model_entry(content, staging, config, precision, counts, test_data,
                                  bench_threads, bench_runs)
             entries.append(entry)
             progress.add(1, [("top1", entry["top1"])] if entry["top1"] is not None else None)
     return entries
 
 
-def _model_entry(content, staging, width, stage_ratios, precision, counts, test_data, bench_threads,
-                 bench_runs):
+def _model_entry(content, staging, config, precision, counts, test_data, bench_threads, bench_runs):
     """Writes one .tflite file into `staging`, measures it and returns its manifest entry."""
     from tflite_export import manifest as manifest_lib
     from tflite_export.runtime import TFLiteModel, benchmark, tensor_spec
 
-    entry_id = manifest_lib.model_id(width, stage_ratios, precision)
+    entry_id = manifest_lib.model_id(config, precision)
     path = os.path.join(staging, f"{entry_id}.tflite")
     with open(path, "wb") as f:
         f.write(content)
     loaded = TFLiteModel(path)
     top1 = None if test_data is None else round(loaded.top1(*test_data), 6)  # argmax: any output kind
     return {
-        "id": entry_id, "width": float(width),
-        "stage_ratios": {str(k): float(v) for k, v in stage_ratios.items()} if stage_ratios else None,
-        "precision": precision, "path": os.path.basename(path),
+        "id": entry_id, **config.to_json(), "precision": precision, "path": os.path.basename(path),
         "sha256": manifest_lib.sha256_of(path), "bytes": os.path.getsize(path),
         "input": tensor_spec(loaded.input_details), "output": tensor_spec(loaded.output_details),
         "macs": int(counts["macs"]), "params": int(counts["params"]), "top1": top1,
@@ -197,10 +193,10 @@ def _labels_and_preprocessing(model, dataset, input_shape, data_dir, labels, pre
 
 
 def _resolve_configs(model, widths):
-    """[(width, ratios list)] validated against the model's spec."""
+    """The requested WidthConfigs (each once), validated against the model's spec."""
     if widths is None:
         if model.width_spec.is_range:
-            widths = [w for w, ratios in model.width_state.calibrated_configs() if all(r == 1.0 for r in ratios)]
+            widths = [c for c in model.bn_slots.calibrated() if c.is_uniform]
             if not widths:
                 raise ExportError(
                     f"Model '{model.name}' was trained on the width range {model.width_spec.describe()} "
@@ -213,20 +209,10 @@ def _resolve_configs(model, widths):
     for item in widths:
         width, stage_ratios = item if isinstance(item, (tuple, list)) else (item, None)
         try:
-            configs.append(model.config_of(width, stage_ratios))
+            configs.append(model.width_config(width, stage_ratios))
         except ValueError as e:
             raise ExportError(f"--widths: {e}") from None
-    return _unique(configs)
-
-
-def _unique(configs):
-    seen, unique = set(), []
-    for width, ratios in configs:
-        key = (round(float(width), 9), tuple(round(float(r), 9) for r in ratios))
-        if key not in seen:
-            seen.add(key)
-            unique.append((float(width), [float(r) for r in ratios]))
-    return unique
+    return list(dict.fromkeys(configs))
 
 
 def _training_images(dataset, input_shape, data_dir, count):
@@ -250,19 +236,18 @@ def _uncalibrated(model, configs):
     """The configs of a universal-BN model that have no calibrated BN statistics."""
     if not model.uses_universal_bn:
         return []
-    return [c for c in configs if model.width_state.find_slot(*c) is None]
+    return [c for c in configs if model.bn_slots.find(c) is None]
 
 
 def _calibrate(model, missing, representative, calibrate_images, dataset, verbose):
     """Calibrates BN for the `missing` configs on `calibrate_images` training images, or says how to."""
     import slimkeras
-    from slimkeras.model import _describe_config
 
     if not missing:
         return
-    names = ", ".join(_describe_config(c) for c in missing)
+    names = ", ".join(c.describe() for c in missing)
     if not calibrate_images:
-        calibrated = ", ".join(_describe_config(c) for c in model.width_state.calibrated_configs()) or "none"
+        calibrated = ", ".join(c.describe() for c in model.bn_slots.calibrated()) or "none"
         raise ExportError(
             f"Width {names} has no calibrated BN statistics in model '{model.name}' (calibrated: "
             f"{calibrated}). Pass --representative_data=DATASET to calibrate it on "
@@ -273,9 +258,7 @@ def _calibrate(model, missing, representative, calibrate_images, dataset, verbos
         source = f" of {dataset}" if dataset else ""
         print(f"Calibrating BN for {names} on {len(images)} training images{source}.")
     try:
-        slimkeras.calibrate_bn(model, images, widths=[(w, {i + 1: r for i, r in enumerate(ratios)})
-                                                      for w, ratios in missing],
-                               num_images=len(images), verbose=verbose)
+        slimkeras.calibrate_bn(model, images, widths=missing, num_images=len(images), verbose=verbose)
     except ValueError as e:
         raise ExportError(f"--calibrate_images: {e}") from None
 

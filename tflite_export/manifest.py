@@ -32,15 +32,13 @@ def training_mode(model):
     return "individual" if len(model.width_spec.switches) == 1 else "naive"
 
 
-def model_id(width, stage_ratios, precision):
-    """`w0.5_int8`, `w1.0_fp32`; a searched (nonuniform) model adds its ratios: `w0.8_s3x0.6_int8`."""
-    stages = "".join(f"_s{k}x{v:g}" for k, v in sorted((stage_ratios or {}).items(), key=lambda kv: int(kv[0])))
-    return f"w{_number(width)}{stages}_{precision}"
+def model_id(config, precision):
+    """`w0.5_int8`, `w1.0_fp32`; a searched (nonuniform) model adds its ratios: `w0.8_s3x0.6_int8`.
 
-
-def _number(value):
-    text = f"{value:g}"
-    return text if any(c in text for c in ".e") else f"{text}.0"
+    Args:
+        config: a `slimkeras.WidthConfig`; its `key` names the width configuration.
+    """
+    return f"{config.key}_{precision}"
 
 
 def sha256_of(path):

@@ -62,7 +62,7 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     spec = model.width_spec
-    widths = (model.width_state.calibrated_configs() if spec.is_range else spec.switches)
+    widths = (model.bn_slots.calibrated() if spec.is_range else spec.switches)
     count = len(widths)
     print(f"Wrote {args.out}: {args.arch} ({spec.describe()}; "
           f"{count} width(s) ready without calibration).")

@@ -371,14 +371,7 @@ def _assign_plain_bn(layer, state, row, slots, universal):
 def register_calibrated_widths(model, widths):
     """Marks slots 0..len(widths)-1 of a universal-BN model as holding `widths`' statistics
     (what `slimkeras.calibrate_bn` records after writing them)."""
-    state = model.width_state
-    keys, valid = np.array(state.slot_keys.numpy()), np.array(state.slot_valid.numpy())
-    for slot, w in enumerate(widths):
-        width, ratios = model.config_of(w)
-        keys[slot] = state.key_of(width, ratios)
-        valid[slot] = 1.0
-    state.slot_keys.assign(keys)
-    state.slot_valid.assign(valid)
+    model.bn_slots.record(range(len(widths)), [model.width_config(w) for w in widths])
 
 
 def convert_state_dict(state, arch, width_mult_list=None, image_size=224):

@@ -1,4 +1,7 @@
-"""Configurations of the search: a global width and one ratio per stage (pure, no TensorFlow)."""
+"""Configurations of the search: a global width and one ratio per stage (a tuple, the
+search's working form), and the `WidthConfig` they stand for wherever they leave it."""
+
+from slimkeras.width import WidthConfig
 
 RATIO_DECIMALS = 6
 EPS = 1e-9
@@ -9,9 +12,14 @@ def round_ratio(ratio):
     return round(float(ratio), RATIO_DECIMALS)
 
 
+def width_config(width, ratios):
+    """The `WidthConfig` of `width` with one ratio per stage (stages at 1.0 dropped)."""
+    return WidthConfig(width, dict(enumerate(ratios, 1)))
+
+
 def stage_dict(ratios):
-    """{stage: ratio} of the stages not at 1.0 (what set_width / the manifest take)."""
-    return {i + 1: float(r) for i, r in enumerate(ratios) if abs(r - 1.0) > EPS}
+    """{stage: ratio} of the stages not at 1.0 (as WidthConfig compares them)."""
+    return width_config(1.0, ratios).stage_ratios
 
 
 def describe(width, ratios):

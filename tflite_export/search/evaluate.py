@@ -1,7 +1,7 @@
 """Validation/test top-1, MACs and LiteRT latency of (width, stage ratios) configurations,
 all through the evaluation cache."""
 
-from tflite_export.search.configs import describe, round_ratio, stage_dict
+from tflite_export.search.configs import describe, width_config
 
 BENCH_WARMUP_RUNS = 50
 INT8_REPRESENTATIVE_IMAGES = 200
@@ -24,7 +24,7 @@ class Evaluator:
         self.final_settings = f"calib{params.final_calib_images}_seed{params.seed}_val{val_count}_test{test_count}"
         self.latency_settings = (f"{params.precision}_t{params.threads}_{params.latency_stat}"
                                  f"_r{params.bench_runs}x{params.bench_repeats}")
-        self.calibrated = {}  # config key -> number of calibration images
+        self.calibrated = {}  # WidthConfig -> number of calibration images
         self._macs = {}  # signature -> MACs
         self._files = {}  # signature -> .tflite bytes
 
@@ -44,42 +44,36 @@ class Evaluator:
 
         sig = self.signature(width, ratios)
         if sig not in self._macs:
-            self._macs[sig] = int(slimkeras.profile(self.model, width, stage_ratios=stage_dict(ratios) or None)["macs"])
+            self._macs[sig] = int(slimkeras.profile(self.model, width_config(width, ratios))["macs"])
         return self._macs[sig]
 
     # -- BN calibration ---------------------------------------------------------------------------
-    @staticmethod
-    def _key(width, ratios):
-        return (round_ratio(width),) + tuple(round_ratio(r) for r in ratios)
-
     def calibrate(self, configs, num_images):
         """Makes sure each (width, ratios) has BN statistics from `num_images` calibration images,
         clearing every slot first when the missing ones do not fit in the free slots."""
         import slimkeras
 
-        state = self.model.width_state
+        slots = self.model.bn_slots
         todo = []
-        for w, ratios in configs:
-            key = self._key(w, ratios)
-            if self.calibrated.get(key) == num_images and state.find_slot(w, list(ratios)) is not None:
+        for config in (width_config(*c) for c in configs):
+            if self.calibrated.get(config) == num_images and slots.find(config) is not None:
                 continue
-            if key not in [self._key(*c) for c in todo]:
-                todo.append((w, ratios))
+            if config not in todo:
+                todo.append(config)
         if not todo:
             return
-        clear = len(todo) > self.model.num_bn_slots - len(state.calibrated_configs())
+        clear = len(todo) > self.model.num_bn_slots - len(slots.calibrated())
         if clear:
             self.calibrated = {}
-        slimkeras.calibrate_bn(self.model, self.data.calib[:num_images],
-                               widths=[(w, stage_dict(r)) for w, r in todo],
+        slimkeras.calibrate_bn(self.model, self.data.calib[:num_images], widths=todo,
                                num_images=num_images, clear=clear, verbose=0)
-        for w, ratios in todo:
-            self.calibrated[self._key(w, ratios)] = num_images
+        for config in todo:
+            self.calibrated[config] = num_images
 
     def _top1(self, width, ratios, split):
         import slimkeras
 
-        return slimkeras.evaluate_top1(self.model, split, [(width, stage_dict(ratios) or None)],
+        return slimkeras.evaluate_top1(self.model, split, [width_config(width, ratios)],
                                        batch_size=self.params.eval_batch)[0]
 
     # -- top-1 ------------------------------------------------------------------------------------
@@ -132,7 +126,7 @@ class Evaluator:
         sig = self.signature(width, ratios)
         if sig not in self._files:
             self.calibrate([(width, ratios)], self.params.calib_images)  # materialize needs BN statistics
-            plain = slimkeras.materialize(self.model, width, stage_ratios=stage_dict(ratios) or None)
+            plain = slimkeras.materialize(self.model, width_config(width, ratios))
             representative = self.data.calib[:INT8_REPRESENTATIVE_IMAGES] if self.params.precision == "int8" else None
             self._files[sig] = convert(plain, self.params.precision, representative)
         return self._files[sig]

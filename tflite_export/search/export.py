@@ -2,7 +2,7 @@
 
 import os
 
-from tflite_export.search.configs import stage_dict
+from tflite_export.search.configs import width_config
 from tflite_export.search.errors import SearchError
 
 EXPORT_WIDTHS = (0.25, 0.5, 0.75, 1.0)
@@ -28,13 +28,13 @@ def export_searched(model, ev, export_dir, width, found, export_widths, params):
     from tflite_export.export import ExportError, export_model
 
     wanted = [(w, (1.0,) * model.num_stages) for w in export_widths] + [(width, found)]
-    ids = [manifest_lib.model_id(w, stage_dict(r), params.precision) for w, r in wanted]
+    ids = [manifest_lib.model_id(width_config(*c), params.precision) for c in wanted]
     info = {"dir": export_dir, "ids": ids, "searched_id": ids[-1]}
     if _holds(manifest_lib, export_dir, ids):
         return {**info, "reused": True}
     ev.calibrate(wanted, params.final_calib_images)
     try:
-        export_model(model, export_dir, widths=[(w, stage_dict(r) or None) for w, r in wanted],
+        export_model(model, export_dir, widths=[width_config(*c) for c in wanted],
                      precisions=[params.precision], dataset="fashion_mnist", data_dir=params.data_dir,
                      representative=ev.data.calib, test_data=ev.data.test, calibrate_images=0,
                      bench_threads=(params.threads,), bench_runs=params.bench_runs, verbose=0)

@@ -107,7 +107,7 @@ def _switchable(net, job, data, calibration, grid):
 def _naive(net, data, calibration, grid):
     """First with the shared running statistics of training (the S-Nets paper's naive baseline):
     the slots training.main calibrated at its end are dropped. Then calibrated at every width."""
-    net.width_state.slot_valid.assign(np.zeros(net.width_state.num_slots))
+    net.clear_bn_statistics()
     switches = evaluate_configs(net, data, calibration, SWITCHES4, calibrate=False)
     widths = sorted(set(grid) | set(SWITCHES4))
     return {"switches": switches,

@@ -1,9 +1,5 @@
 """Running a switchable-BN network at widths it was not trained for: a universal-BN copy of its
-weights with the BN gamma/beta of one switch.
-
-These functions re-slice BN parameters themselves; they are kept together here so that they can
-switch to the BN layers' own method for it when the library has one.
-"""
+weights with the BN gamma/beta of one switch."""
 
 import slimkeras
 from slimkeras.layers import SlimmableBatchNormBase
@@ -47,14 +43,13 @@ def set_probe_affine(probe, net, affine_switch=None, copy_kernels=False):
         copy_kernels: also copy the convolution and dense weights.
     """
     index = len(net.width_spec.switches) - 1 if affine_switch is None else affine_switch
+    switch = slimkeras.WidthConfig(net.width_spec.switches[index])
     for layer in net.layers:
         if not layer.weights:
             continue
         target = probe.get_layer(layer.name)
         if isinstance(layer, SlimmableBatchNormBase):
-            gamma, beta = layer.gamma.numpy(), layer.beta.numpy()
-            if layer.private_affine:
-                gamma, beta = gamma[index], beta[index]
+            gamma, beta, _, _ = layer.parameters(switch)
             target.gamma.assign(gamma)
             target.beta.assign(beta)
         elif copy_kernels and layer.weights:
