@@ -58,11 +58,12 @@ def _tfds_datasets(cfg):
     name, size = cfg["dataset"], cfg["image_size"]
     kwargs = dict(data_dir=cfg["data_dir"], download=cfg["download"], seed=cfg["seed"], image_size=size)
     datasets.tfds_pipeline(name, "train", cfg["batch_size"], True, **kwargs)  # fails fast on missing data
-    test_split = "validation" if name.startswith("imagenet") else "test"
+    info = tfds.builder(name, data_dir=cfg["data_dir"]).info
+    # ImageNet's labelled held-out split is "validation"; elsewhere "test" where there is one.
+    test_split = "test" if "test" in info.splits and not name.startswith("imagenet") else "validation"
     test = datasets.tfds_pipeline(name, test_split, 256, False, **kwargs)
     calibration = datasets.tfds_pipeline(name, "train", 256, False, **kwargs).unbatch().take(
         cfg["calibration_images"]).batch(256)
-    info = tfds.builder(name, data_dir=cfg["data_dir"]).info
     shape = info.features["image"].shape
     input_shape = (size, size, 3) if shape[0] is None or shape[0] >= 64 else tuple(shape)
     labels = info.features["label"].names
