@@ -307,3 +307,38 @@ def test_checkpoint_inside_an_epoch_points_at_its_step(tmp_path):
     checkpoint.on_epoch_end(3)
     assert checkpoint.restore(model) == (4, 0)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ckpt-")] == ["ckpt-4.weights.h5"]
+
+
+# -- Fashion-MNIST sources ------------------------------------------------------------------
+@needs_fashion
+def test_fashion_mnist_is_found_in_keras_cache_under_keras_home_or_home(tmp_path, monkeypatch):
+    import shutil
+
+    from slimkeras.datasets import DataError, fashion_mnist
+
+    debian = fashion_mnist.DEFAULT_DIR
+    want_images, want_labels = fashion_mnist.load_data("test")
+    monkeypatch.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "no_debian"))
+    monkeypatch.delenv("KERAS_HOME", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    with pytest.raises(DataError) as error:
+        fashion_mnist.load_data("test")
+    message = str(error.value)
+    for place in ("no_debian", str(tmp_path / "home" / ".keras" / "datasets" / "fashion-mnist"),
+                  "apt-get install -y dataset-fashion-mnist", "--data_dir", "--download",
+                  "keras.datasets.fashion_mnist"):
+        assert place in message, place
+    for cache in (tmp_path / "home" / ".keras", tmp_path / "keras_home"):
+        target = cache / "datasets" / "fashion-mnist"
+        target.mkdir(parents=True)
+        for name in fashion_mnist.FILES["test"]:
+            shutil.copy(os.path.join(debian, name), target / name)
+        if cache.name == "keras_home":
+            shutil.rmtree(tmp_path / "home" / ".keras")
+            monkeypatch.setenv("KERAS_HOME", str(cache))
+        images, labels = fashion_mnist.load_data("test")
+        np.testing.assert_array_equal(images, want_images)
+        np.testing.assert_array_equal(labels, want_labels)
+        assert fashion_mnist.find_dir("test") == str(target)
+    with pytest.raises(DataError, match="elsewhere"):  # an explicit --data_dir is the only place looked
+        fashion_mnist.load_data("test", str(tmp_path / "elsewhere"))
