@@ -89,7 +89,8 @@ def _fake_datasets(cfg, num_classes=10, count=64):
         return datasets.preprocess_dataset(raw, batch, training, cfg["seed"], count, shape, size)
 
     return Datasets(
-        train_from=lambda start: pipe(cfg["batch_size"], True).skip(start), calibration=pipe(32, False), test=pipe(32, False),
+        train_from=lambda start: pipe(cfg["batch_size"], True).skip(start),
+        calibration=pipe(32, False), test=pipe(32, False),
         input_shape=(size, size, 3), num_classes=num_classes, train_size=count,
         labels=[f"class_{i}" for i in range(num_classes)],
         preprocessing=datasets.preprocessing_info((size, size, 3), datasets.IMAGENET_MEAN, datasets.IMAGENET_STD),
