@@ -106,7 +106,8 @@ def test_new_flags_are_validated():
     for argv, message in [(["--checkpoint_every_steps=-1"], "checkpoint_every_steps"),
                           (["--eval_every_epochs=-2"], "eval_every_epochs"),
                           (["--mixed_precision=float8"], "mixed_precision"),
-                          (["--curve_images=0"], "curve_images")]:
+                          (["--curve_images=0"], "curve_images"),
+                          (["--jit_compile"], "static shapes")]:
         with pytest.raises(config.ConfigError, match=message):
             parse("--mode=universal", "--width_mult_range=0.25,1", *argv)
     for name in ("us_mbv1", "us_mbv2", "s_mbv1", "s_mbv2", "s_shufflenet", "s_resnet50"):
@@ -263,16 +264,21 @@ def test_kill_inside_an_epoch_resumes_at_that_step_with_the_same_data(reference_
 
 
 def test_jpeg_dataset_trains_with_every_new_option(jpeg_dir, tmp_path):
-    result = run_main(f"--flagfile={FLAGS / 'us_mbv1.flags'}", f"--dataset={jpeg_fixture.NAME}",
+    """S-MobileNet v1's recipe (XLA needs the switch modes' static widths) in float16 with loss
+    scaling, XLA, a checkpoint every step and the per-width curves, on the local JPEGs."""
+    result = run_main(f"--flagfile={FLAGS / 's_mbv1.flags'}", f"--dataset={jpeg_fixture.NAME}",
                       f"--data_dir={jpeg_dir}", "--strategy=default", "--image_size=32", "--epochs=2",
-                      "--steps_per_epoch=2", "--batch_size=4", "--calibration_images=8", "--verbose=2",
+                      "--steps_per_epoch=2", "--batch_size=4", "--verbose=2",
                       "--mixed_precision=mixed_float16", "--jit_compile", "--checkpoint_every_steps=1",
                       f"--model_dir={tmp_path}")
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
-    assert results["dataset"] == jpeg_fixture.NAME and len(results["results"]) == 9
+    assert results["dataset"] == jpeg_fixture.NAME and [r["width"] for r in results["results"]] == [
+        0.25, 0.5, 0.75, 1.0]
     assert json.loads((tmp_path / "checkpoint" / "checkpoint.json").read_text())["epoch"] == 2
-    assert "val/top1_w1" in event_scalars(tmp_path / "tensorboard" / "validation")
+    scalars = event_scalars(tmp_path / "tensorboard" / "validation")
+    assert all(len(scalars[f"val/top1_w{w:g}"]) == 2 for w in (0.25, 0.5, 0.75, 1.0))
+    assert "skipped_steps" in (tmp_path / "training_log.csv").read_text().splitlines()[0]
     loaded = keras.models.load_model(tmp_path / "final.keras")
     assert all(layer.compute_dtype == "float32" for layer in loaded.layers)  # exported in float32
 

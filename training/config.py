@@ -127,6 +127,9 @@ def validate(c):
     for name in ("checkpoint_every_steps", "eval_every_epochs"):
         if c[name] < 0:
             raise ConfigError(f"--{name} must be >= 0, got {c[name]}.")
+    if c["jit_compile"] and mode == "universal":
+        raise ConfigError("--jit_compile needs static shapes, and the sandwich rule's widths are drawn inside "
+                          "the graph: use it with --mode=slimmable, naive or individual.")
     if c["curve_images"] is not None and c["curve_images"] < 1:
         raise ConfigError(f"--curve_images must be >= 1, got {c['curve_images']}.")
     if c["lr"] <= 0:

@@ -1,5 +1,7 @@
 """SlimmableTrainer: the custom train_step for S-Net, US-Net, naive and individual training."""
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -31,6 +33,10 @@ class SlimmableTrainer(keras.Model):
     `keras.optimizers.LossScaleOptimizer` (mixed_float16) the summed loss is scaled,
     the optimizer unscales the summed gradient and skips a step whose gradient is
     not finite; `skipped_steps` counts those per epoch.
+
+    XLA (`compile(jit_compile=True)`) needs static shapes: the switch modes then trace
+    each switch for its own width (`WidthState.specialized`); the sandwich rule's
+    widths are drawn inside the graph and cannot be compiled.
     """
 
     def __init__(self, net, mode, num_sample=4, inplace_distill=False, label_smoothing=0.0,
@@ -61,7 +67,7 @@ class SlimmableTrainer(keras.Model):
 
     @property
     def loss_scaled(self):
-        return isinstance(self.optimizer, keras.optimizers.LossScaleOptimizer)
+        return isinstance(getattr(self, "optimizer", None), keras.optimizers.LossScaleOptimizer)
 
     @property
     def metrics(self):
@@ -89,7 +95,7 @@ class SlimmableTrainer(keras.Model):
             # width's activations are alive at a time: peak memory 2.9x a plain step otherwise.
             with tf.control_dependencies(total if i else []):
                 step_images = tf.identity(images)
-            with tf.GradientTape() as tape:
+            with tf.GradientTape() as tape, self._static_width(i):
                 self.net.width_state.assign(widths[i])
                 logits = _float32(self.net(step_images, training=True))
                 loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing)
@@ -115,6 +121,12 @@ class SlimmableTrainer(keras.Model):
             self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
         self.optimizer.apply(total, variables)
         return self._logs()
+
+    def _static_width(self, index):
+        """Under XLA, the `index`-th switch's width as a trace-time constant."""
+        if not self.jit_compile or self.mode == "universal":
+            return contextlib.nullcontext()
+        return self.net.width_state.specialized(*self.net.config_of(float(self.widths_preview[index])))
 
     def test_step(self, data):
         images, labels = data[0], data[1]
