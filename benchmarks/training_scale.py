@@ -171,7 +171,7 @@ def run(quick=False):
     cfg = config(quick)
     section = Section("training_scale", "Training at scale (CPU): JPEG pipeline, per-epoch evaluation, "
                       "mixed precision")
-    section.note(__doc__.split("\n\n", 1)[1].strip().replace("\n", " "))
+    section.note(" ".join(__doc__.split("\n\n", 1)[1].split()))
     measure_jpeg(section, cfg)
     measure_eval_cost(section, cfg)
     measure_loss_curves(section, cfg)

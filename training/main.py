@@ -143,7 +143,7 @@ def _logging_callbacks(cfg, net, twin, datasets):
             twin, net, curves.limit_batches(datasets.test, cfg["curve_images"]), calibration,
             curves.curve_widths(net.width_spec), cfg["eval_every_epochs"], os.path.join(log_dir, "validation"),
             min(cfg["calibration_images"], curves.CALIBRATION_IMAGES))
-    return [c for c in (width_curves,) if c] + [
+    return ([width_curves] if width_curves else []) + [
         TrainingLog(os.path.join(cfg["model_dir"], "training_log.csv"), width_curves and width_curves.columns),
         keras.callbacks.TensorBoard(log_dir, update_freq="epoch"),
     ]
