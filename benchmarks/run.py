@@ -33,6 +33,8 @@ BENCHMARKS = {
     "memory": "benchmarks.memory",
     "scaling": "benchmarks.scaling",
     "gpu": "benchmarks.gpu_throughput",
+    "training_scale": "benchmarks.training_scale",
+    "gpu_scale": "benchmarks.gpu_scale",
 }
 
 

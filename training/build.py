@@ -16,7 +16,7 @@ from training.trainer import SlimmableTrainer
 
 @dataclasses.dataclass
 class Datasets:
-    train: tf.data.Dataset  # batched, augmented, repeated
+    train_from: callable  # start_batch -> batched, augmented, repeated; from that batch of the stream on
     calibration: tf.data.Dataset  # batched, not augmented: BN calibration images
     test: tf.data.Dataset  # batched, not augmented
     input_shape: tuple
@@ -29,18 +29,18 @@ class Datasets:
 def build_datasets(cfg):
     name, batch, seed = cfg["dataset"], cfg["batch_size"], cfg["seed"]
     if name == "fashion_mnist":
-        images, labels = fashion_mnist.load_data("train", cfg["data_dir"])
+        images, labels = fashion_mnist.load_data("train", cfg["data_dir"], cfg["download"])
         if cfg["train_limit"]:
             images, labels = images[:cfg["train_limit"]], labels[:cfg["train_limit"]]
-        test_images, test_labels = fashion_mnist.load_data("test", cfg["data_dir"])
+        test_images, test_labels = fashion_mnist.load_data("test", cfg["data_dir"], cfg["download"])
         if cfg["eval_limit"]:
             test_images, test_labels = test_images[:cfg["eval_limit"]], test_labels[:cfg["eval_limit"]]
         order = datasets.sample_indices(len(images), cfg["calibration_images"], seed)
         calibration = tf.data.Dataset.from_tensor_slices((images[order], labels[order]))
         normalize = fashion_mnist.normalize
-        augment = (lambda x: datasets.augment_small(normalize(x))) if cfg["augment"] else normalize
+        augment = (lambda x, s: datasets.augment_small(x, seed=s)) if cfg["augment"] else None
         return Datasets(
-            train=data_lib.in_memory_train(images, labels, batch, seed, augment),
+            train_from=lambda start: data_lib.in_memory_train(images, labels, batch, seed, normalize, augment, start),
             calibration=datasets.finish(calibration, 256, False, seed, len(order), normalize),
             test=datasets.finish(tf.data.Dataset.from_tensor_slices((test_images, test_labels)),
                                  512, False, seed, len(test_images), normalize),
@@ -57,17 +57,20 @@ def _tfds_datasets(cfg):
 
     name, size = cfg["dataset"], cfg["image_size"]
     kwargs = dict(data_dir=cfg["data_dir"], download=cfg["download"], seed=cfg["seed"], image_size=size)
-    train = datasets.tfds_pipeline(name, "train", cfg["batch_size"], True, **kwargs)
-    test_split = "validation" if name.startswith("imagenet") else "test"
+    datasets.tfds_pipeline(name, "train", cfg["batch_size"], True, **kwargs)  # fails fast on missing data
+    info = tfds.builder(name, data_dir=cfg["data_dir"]).info
+    # ImageNet's labelled held-out split is "validation"; elsewhere "test" where there is one.
+    test_split = "test" if "test" in info.splits and not name.startswith("imagenet") else "validation"
     test = datasets.tfds_pipeline(name, test_split, 256, False, **kwargs)
     calibration = datasets.tfds_pipeline(name, "train", 256, False, **kwargs).unbatch().take(
         cfg["calibration_images"]).batch(256)
-    info = tfds.builder(name, data_dir=cfg["data_dir"]).info
     shape = info.features["image"].shape
     input_shape = (size, size, 3) if shape[0] is None or shape[0] >= 64 else tuple(shape)
     labels = info.features["label"].names
     return Datasets(
-        train=train, calibration=calibration, test=test, input_shape=input_shape,
+        train_from=lambda start: datasets.tfds_pipeline(name, "train", cfg["batch_size"], True,
+                                                        start_batch=start, **kwargs),
+        calibration=calibration, test=test, input_shape=input_shape,
         num_classes=len(labels), train_size=info.splits["train"].num_examples, labels=labels,
         preprocessing=datasets.preprocessing_info(input_shape, *datasets.tfds_normalization(input_shape)),
     )
@@ -86,25 +89,64 @@ def _fake_datasets(cfg, num_classes=10, count=64):
         return datasets.preprocess_dataset(raw, batch, training, cfg["seed"], count, shape, size)
 
     return Datasets(
-        train=pipe(cfg["batch_size"], True), calibration=pipe(32, False), test=pipe(32, False),
+        train_from=lambda start: pipe(cfg["batch_size"], True).skip(start),
+        calibration=pipe(32, False), test=pipe(32, False),
         input_shape=(size, size, 3), num_classes=num_classes, train_size=count,
         labels=[f"class_{i}" for i in range(num_classes)],
         preprocessing=datasets.preprocessing_info((size, size, 3), datasets.IMAGENET_MEAN, datasets.IMAGENET_STD),
     )
 
 
-def build_net(cfg, input_shape, num_classes):
+def build_net(cfg, input_shape, num_classes, policy=None):
+    """The run's SlimmableModel under `policy` (default: --mixed_precision).
+
+    Under a mixed policy the layers compute in float16/bfloat16 with float32
+    variables, except the BN layers, which compute in float32 (batch statistics,
+    slots and the normalization itself).
+    """
+    policy = policy or cfg["mixed_precision"]
+    mixed = policy.startswith("mixed_")
     kwargs = dict(bn=cfg["bn"], input_shape=input_shape, num_classes=num_classes,
                   output_averaging=cfg["output_averaging"], num_bn_slots=cfg["num_bn_slots"])
     if cfg["mode"] == "universal":
         kwargs["width_mult_range"] = tuple(cfg["width_mult_range"])
     else:
         kwargs["width_mult_list"] = cfg["width_mult_list"]
-    net = slimkeras.models.build(cfg["arch"], **kwargs)
+    previous = keras.config.dtype_policy()
+    if mixed:
+        keras.config.set_dtype_policy(policy)
+    try:
+        net = slimkeras.models.build(cfg["arch"], **kwargs)
+    finally:
+        keras.config.set_dtype_policy(previous)
+    if mixed:
+        for layer in net.bn_layers:
+            layer.dtype_policy = "float32"
     if cfg["sync_bn"]:
         for layer in net.bn_layers:
             layer.synchronized = True
     return net
+
+
+def float32_twin(cfg, net):
+    """A second, full-precision (Keras' floatx) model of the run's architecture holding `net`'s weights.
+
+    The per-width evaluation calibrates and evaluates the twin, so it never touches
+    the training model (S-Net private BN, US-Net slots, the dtype policy); the end of
+    a mixed-precision run calibrates and exports it (float32 whatever the policy).
+    Python's and numpy's random states are restored after the build: building draws
+    initializer seeds from them, and the training run must not see the difference.
+    """
+    import random
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    try:
+        twin = build_net(cfg, tuple(net.inputs[0].shape[1:]), int(net.outputs[0].shape[-1]), policy="float32")
+    finally:
+        random.setstate(python_state)
+        np.random.set_state(numpy_state)
+    twin.set_weights(net.get_weights())
+    return twin
 
 
 def build_trainer(cfg, net, steps_per_epoch):
@@ -117,6 +159,9 @@ def build_trainer(cfg, net, steps_per_epoch):
         net, cfg["mode"], num_sample=cfg["num_sample_training"], inplace_distill=cfg["inplace_distill"],
         label_smoothing=cfg["label_smoothing"], weight_decay=cfg["weight_decay"], seed=cfg["seed"],
     )
-    trainer.compile(optimizer=keras.optimizers.SGD(schedule, momentum=cfg["momentum"],
-                                                   nesterov=cfg["nesterov"]))
+    optimizer = keras.optimizers.SGD(schedule, momentum=cfg["momentum"], nesterov=cfg["nesterov"])
+    if cfg["mixed_precision"] == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    # jit_compile explicit: Keras' "auto" turns XLA on wherever a GPU is visible.
+    trainer.compile(optimizer=optimizer, jit_compile=cfg["jit_compile"])
     return trainer

@@ -8,6 +8,7 @@ from training import rules, schedules
 
 ARCHITECTURES = ("mobilenet_v1", "mobilenet_v2", "shufflenet", "resnet50")
 STRATEGIES = ("default", "mirrored", "multi_worker")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 BN_OF_MODE = {"individual": "switchable", "naive": "shared", "slimmable": "switchable",
               "universal": "universal"}
 FLAGFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
@@ -62,6 +63,23 @@ def define_flags(fv):
     d.DEFINE_boolean("export", False, "Export per-width TFLite models after training.", flag_values=fv)
     d.DEFINE_list("export_quantize", ["fp32", "int8"], "Precisions for --export.", flag_values=fv)
     d.DEFINE_integer("verbose", 1, "Keras progress output (0, 1, 2).", flag_values=fv)
+    define_scale_flags(fv)
+
+
+def define_scale_flags(fv):
+    """Flags of long (ImageNet-scale) runs: precision, XLA, mid-epoch checkpoints, per-width curves."""
+    d = flags
+    d.DEFINE_enum("mixed_precision", "float32", PRECISIONS,
+                  "Compute dtype policy of training (variables, BN and the loss stay float32; "
+                  "mixed_float16 scales the loss). Calibration and export are float32.", flag_values=fv)
+    d.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.", flag_values=fv)
+    d.DEFINE_integer("checkpoint_every_steps", 0,
+                     "Also checkpoint every N steps inside an epoch (0: at epoch ends only).", flag_values=fv)
+    d.DEFINE_integer("eval_every_epochs", 1,
+                     "Evaluate a few widths every N epochs (per-width curves; 0: never).", flag_values=fv)
+    d.DEFINE_integer("curve_images", None,
+                     "Images of the evaluation split for the per-width curves (default: all).",
+                     flag_values=fv)
 
 
 def parse(argv):
@@ -189,6 +207,14 @@ def validate(c):
     for name in ("epochs", "batch_size"):
         if c[name] < 1:
             raise ConfigError(f"--{name} must be >= 1, got {c[name]}.")
+    for name in ("checkpoint_every_steps", "eval_every_epochs"):
+        if c[name] < 0:
+            raise ConfigError(f"--{name} must be >= 0, got {c[name]}.")
+    if c["jit_compile"] and mode == "universal":
+        raise ConfigError("--jit_compile needs static shapes, and the sandwich rule's widths are drawn inside "
+                          "the graph: use it with --mode=slimmable, naive or individual.")
+    if c["curve_images"] is not None and c["curve_images"] < 1:
+        raise ConfigError(f"--curve_images must be >= 1, got {c['curve_images']}.")
     if c["lr"] <= 0:
         raise ConfigError(f"--lr must be > 0, got {c['lr']}.")
     if not c["model_dir"]:

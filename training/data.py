@@ -6,23 +6,43 @@ The datasets themselves (Fashion-MNIST, tfds pipelines) live in `slimkeras.datas
 import tensorflow as tf
 
 
-def in_memory_train(images, labels, batch_size, seed, preprocess):
+def in_memory_train(images, labels, batch_size, seed, preprocess, augment=None, start_batch=0):
     """Repeated, shuffled training batches of in-memory arrays.
 
-    The order of epoch e is a stateless permutation seeded by (seed, e), so every
-    iterator of this pipeline, in any graph (a distributed input function too),
-    yields the same batches: distributed and single-device runs see the same data.
+    The order of pass e over the arrays is a stateless permutation seeded by
+    (seed, e), and the augmentation of the image at position p of the stream is
+    drawn from the stateless seed (seed, p), so every iterator of this pipeline, in
+    any graph (a distributed input function too), yields the same batches:
+    distributed and single-device runs see the same data, and a run resumed after
+    `start_batch` batches sees what the uninterrupted one would have.
+
+    Args:
+        images, labels: the arrays.
+        batch_size: images per batch (the last partial batch of the stream never comes).
+        seed: the run's seed.
+        preprocess: image -> model input (deterministic).
+        augment: None, or `(image, seed [2]) -> image`, applied after `preprocess`.
+        start_batch: batches of the stream to skip (computed, not iterated).
     """
     images, labels = tf.constant(images), tf.constant(labels)
     count = int(images.shape[0])
+    start = start_batch * batch_size
 
     def epoch(e):
         order = tf.random.experimental.stateless_shuffle(tf.range(count), tf.stack([tf.cast(seed, tf.int64), e]))
         return tf.data.Dataset.from_tensor_slices(order)
 
-    ds = tf.data.Dataset.range(2**62).flat_map(epoch)
-    ds = ds.map(lambda i: (preprocess(tf.gather(images, i)), tf.gather(labels, i)),
-                num_parallel_calls=tf.data.AUTOTUNE)
+    ds = tf.data.Dataset.range(start // count, 2**62).flat_map(epoch).skip(start % count)
+    ds = tf.data.Dataset.zip(tf.data.Dataset.range(start, 2**62), ds)
+    run_seed = tf.constant(seed, tf.int64)
+
+    def example(position, i):
+        image = preprocess(tf.gather(images, i))
+        if augment is not None:
+            image = augment(image, tf.stack([run_seed, position]))
+        return image, tf.gather(labels, i)
+
+    ds = ds.map(example, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 

@@ -68,9 +68,8 @@ def run(cfg):
     import keras
     import numpy as np
 
-    from training import data as data_lib
-    from training.build import build_datasets, build_net, build_trainer
-    from training.callbacks import AtomicCheckpoint, NanGuard
+    from training.build import build_datasets, build_net, build_trainer, float32_twin
+    from training.callbacks import AtomicCheckpoint, LossScaleReport, NanGuard
     from training.config import ConfigError
     from training.results import finish_run
 
@@ -89,30 +88,25 @@ def run(cfg):
         # Build before fit (reference §3), on zeros: an extra iterator would use up a reshuffle.
         trainer(np.zeros((1,) + tuple(datasets.input_shape), "float32"), training=True)
         trainer.optimizer.build(trainer.trainable_variables)
-    train = datasets.train
-    if replicas > 1:
-        global_batch = cfg["batch_size"]
-        train = strategy.distribute_datasets_from_function(
-            lambda ctx: data_lib.per_replica(datasets.train, ctx, global_batch)
-        )
     is_chief = _is_chief(strategy)
     if is_chief:
         os.makedirs(cfg["model_dir"], exist_ok=True)
     nan_guard = NanGuard()
-    checkpoint = AtomicCheckpoint(os.path.join(cfg["model_dir"], "checkpoint"), nan_guard, is_chief)
-    initial_epoch = checkpoint.restore(trainer)
-    if initial_epoch:
+    checkpoint = AtomicCheckpoint(os.path.join(cfg["model_dir"], "checkpoint"), nan_guard, is_chief,
+                                  cfg["checkpoint_every_steps"], steps)
+    initial_epoch, initial_step = checkpoint.restore(trainer)
+    if initial_step:
+        print(f"Resuming from the checkpoint at step {initial_step} of epoch {initial_epoch + 1} "
+              f"in {cfg['model_dir']}.")
+    elif initial_epoch:
         print(f"Resuming from the checkpoint of epoch {initial_epoch} in {cfg['model_dir']}.")
-    callbacks = [nan_guard, checkpoint]
+    mixed = cfg["mixed_precision"] != "float32"
+    twin = float32_twin(cfg, net) if mixed or (is_chief and cfg["eval_every_epochs"]) else None
+    callbacks = [nan_guard, checkpoint] + ([LossScaleReport()] if trainer.loss_scaled else [])
     if is_chief:
-        callbacks += [
-            keras.callbacks.CSVLogger(os.path.join(cfg["model_dir"], "training_log.csv"), append=True),
-            keras.callbacks.TensorBoard(os.path.join(cfg["model_dir"], "tensorboard"), update_freq="epoch"),
-        ]
+        callbacks += _logging_callbacks(cfg, net, twin, datasets)
     start = time.time()
-    if initial_epoch < cfg["epochs"]:
-        trainer.fit(train, epochs=cfg["epochs"], steps_per_epoch=steps, initial_epoch=initial_epoch,
-                    callbacks=callbacks, verbose=cfg["verbose"])
+    _fit_rest(trainer, cfg, strategy, datasets, steps, initial_epoch, initial_step, callbacks, checkpoint)
     train_time = time.time() - start
     if nan_guard.triggered_at:
         epoch, batch, name = nan_guard.triggered_at
@@ -121,14 +115,65 @@ def run(cfg):
         print(f"error: {name} became NaN at epoch {epoch}, step {batch}; training stopped and {kept}. "
               "Lower --lr or add --warmup_epochs.", file=sys.stderr)
         return 3
+    if mixed:  # calibration, evaluation and export in float32 whatever the training policy
+        twin.set_weights(net.get_weights())
+    final_net = twin if mixed else net
     if is_chief:
-        finish_run(cfg, net, datasets, train_time)
+        rows = finish_run(cfg, final_net, datasets, train_time)
+        from training.curves import write_spectrum
+
+        write_spectrum(os.path.join(cfg["model_dir"], "tensorboard", "validation"), rows,
+                       os.path.join(cfg["model_dir"], "flops_accuracy.png"), cfg["epochs"])
     else:  # every worker runs the end of the run with the chief; only the chief's files stay
         with tempfile.TemporaryDirectory() as scratch:
-            finish_run({**cfg, "model_dir": scratch}, net, datasets, train_time)
+            finish_run({**cfg, "model_dir": scratch}, final_net, datasets, train_time)
     if cfg["strategy"] == "multi_worker":
         _barrier(strategy)
     return 0
+
+
+def _logging_callbacks(cfg, net, twin, datasets):
+    """The chief's records: per-width curves, `training_log.csv` and TensorBoard."""
+    import keras
+
+    from training import curves
+    from training.callbacks import TrainingLog
+
+    log_dir = os.path.join(cfg["model_dir"], "tensorboard")
+    width_curves = None
+    if cfg["eval_every_epochs"]:
+        calibration = None if cfg["bn"] == "switchable" else datasets.calibration
+        width_curves = curves.WidthCurves(
+            twin, net, curves.limit_batches(datasets.test, cfg["curve_images"]), calibration,
+            curves.curve_widths(net.width_spec), cfg["eval_every_epochs"], os.path.join(log_dir, "validation"),
+            min(cfg["calibration_images"], curves.CALIBRATION_IMAGES))
+    return ([width_curves] if width_curves else []) + [
+        TrainingLog(os.path.join(cfg["model_dir"], "training_log.csv"), width_curves and width_curves.columns),
+        keras.callbacks.TensorBoard(log_dir, update_freq="epoch"),
+    ]
+
+
+def _fit_rest(trainer, cfg, strategy, datasets, steps, epoch, step, callbacks, checkpoint):
+    """Trains the epochs left from (epoch, step): the rest of a resumed epoch first, as a
+    fit of its own, then the whole epochs; each fit reads the data stream from the batch
+    the uninterrupted run would be at."""
+    from training import data as data_lib
+
+    def train_from(start_batch):
+        if strategy.num_replicas_in_sync == 1:
+            return datasets.train_from(start_batch)
+        return strategy.distribute_datasets_from_function(
+            lambda ctx: data_lib.per_replica(datasets.train_from(start_batch), ctx, cfg["batch_size"]))
+
+    fit = dict(callbacks=callbacks, verbose=cfg["verbose"])
+    if step and epoch < cfg["epochs"]:
+        checkpoint.step_offset = step
+        trainer.fit(train_from(epoch * steps + step), epochs=epoch + 1, steps_per_epoch=steps - step,
+                    initial_epoch=epoch, **fit)
+        epoch += 1
+    if epoch < cfg["epochs"] and not trainer.stop_training:
+        trainer.fit(train_from(epoch * steps), epochs=cfg["epochs"], steps_per_epoch=steps,
+                    initial_epoch=epoch, **fit)
 
 
 def _barrier(strategy):

@@ -1,5 +1,7 @@
 """SlimmableTrainer: the custom train_step for S-Net, US-Net, naive and individual training."""
 
+import contextlib
+
 import keras
 import tensorflow as tf
 
@@ -25,6 +27,16 @@ class SlimmableTrainer(keras.Model):
         label_smoothing: for the label loss.
         weight_decay: L2 coefficient (added to the gradients, as PyTorch's SGD does).
         seed: seeds the sandwich rule's draws.
+
+    Mixed precision: the logits are cast to float32 before the loss (the network
+    computes in float16/bfloat16, its BN in float32, see `training.build`). With a
+    `keras.optimizers.LossScaleOptimizer` (mixed_float16) the summed loss is scaled,
+    the optimizer unscales the summed gradient and skips a step whose gradient is
+    not finite; `skipped_steps` counts those per epoch.
+
+    XLA (`compile(jit_compile=True)`) needs static shapes: the switch modes then trace
+    each switch for its own width (`WidthState.specialized`); the sandwich rule's
+    widths are drawn inside the graph and cannot be compiled.
     """
 
     def __init__(self, net, mode, num_sample=4, inplace_distill=False, label_smoothing=0.0,
@@ -42,6 +54,7 @@ class SlimmableTrainer(keras.Model):
         self.width_names = self._width_names()
         self.loss_trackers = [keras.metrics.Mean(name=f"loss_{n}") for n in self.width_names]
         self.acc_trackers = [keras.metrics.SparseCategoricalAccuracy(name=f"acc_{n}") for n in self.width_names]
+        self.skipped_tracker = keras.metrics.Sum(name="skipped_steps")
         self._decayed_ids = frozenset(id(v) for v in rules.decayed_variables(net))
 
     def _width_names(self):
@@ -53,8 +66,13 @@ class SlimmableTrainer(keras.Model):
         return self.net(inputs, training=training)
 
     @property
+    def loss_scaled(self):
+        return isinstance(getattr(self, "optimizer", None), keras.optimizers.LossScaleOptimizer)
+
+    @property
     def metrics(self):
-        return self.loss_trackers + self.acc_trackers
+        skipped = [self.skipped_tracker] if self.loss_scaled else []
+        return self.loss_trackers + self.acc_trackers + skipped
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         """Skips Keras' pre-fit build when everything is built already (training.main builds
@@ -77,11 +95,13 @@ class SlimmableTrainer(keras.Model):
             # width's activations are alive at a time: peak memory 2.9x a plain step otherwise.
             with tf.control_dependencies(total if i else []):
                 step_images = tf.identity(images)
-            with tf.GradientTape() as tape:
+            with tf.GradientTape() as tape, self._static_width(i):
                 self.net.width_state.assign(widths[i])
-                logits = self.net(step_images, training=True)
+                logits = _float32(self.net(step_images, training=True))
                 loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing)
                 scaled = loss / replicas
+                if self.loss_scaled:
+                    scaled = self.optimizer.scale_loss(scaled)
             grads = tape.gradient(scaled, variables)
             total = [t if g is None else t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
             if i == 0 and self.inplace_distill:
@@ -89,16 +109,28 @@ class SlimmableTrainer(keras.Model):
             self.loss_trackers[i].update_state(loss)
             self.acc_trackers[i].update_state(labels, logits)
         if self.weight_decay:
+            decay = self.weight_decay / replicas
+            if self.loss_scaled:  # the optimizer divides the whole gradient by the scale
+                decay = decay * tf.convert_to_tensor(self.optimizer.dynamic_scale)
             total = [
-                g + (self.weight_decay / replicas) * v if id(v) in self._decayed_ids else g
+                g + decay * v if id(v) in self._decayed_ids else g
                 for g, v in zip(total, variables)
             ]
+        if self.loss_scaled:
+            finite = self.optimizer.check_finite(total)
+            self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
         self.optimizer.apply(total, variables)
         return self._logs()
 
+    def _static_width(self, index):
+        """Under XLA, the `index`-th switch's width as a trace-time constant."""
+        if not self.jit_compile or self.mode == "universal":
+            return contextlib.nullcontext()
+        return self.net.width_state.specialized(*self.net.config_of(float(self.widths_preview[index])))
+
     def test_step(self, data):
         images, labels = data[0], data[1]
-        logits = self.net(images, training=False)
+        logits = _float32(self.net(images, training=False))
         self.loss_trackers[0].update_state(rules.label_loss(labels, logits))
         self.acc_trackers[0].update_state(labels, logits)
         return self._logs()
@@ -111,3 +143,10 @@ class SlimmableTrainer(keras.Model):
         across_workers = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
                           and strategy.extended._in_multi_worker_mode())
         return {m.name: tf.reshape(m.result(), [1]) if across_workers else m.result() for m in self.metrics}
+
+
+def _float32(logits):
+    """float16/bfloat16 logits as float32 (softmax and loss in float32); others unchanged."""
+    if logits.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(logits, tf.float32)
+    return logits

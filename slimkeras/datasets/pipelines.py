@@ -10,12 +10,24 @@ import tensorflow as tf
 from slimkeras.datasets.common import IMAGENET_MEAN, IMAGENET_STD, DataError, tfds_normalization
 
 
-def augment_small(images, pad=2):
-    """Random horizontal flip and a random shift of up to `pad` pixels (28/32 px datasets)."""
+def augment_small(images, pad=2, seed=None):
+    """Random horizontal flip and a random shift of up to `pad` pixels (28/32 px datasets).
+
+    Args:
+        images: one HxWxC image.
+        pad: the largest shift in pixels.
+        seed: an int [2] tensor: stateless draws, a function of the seed (deterministic
+            under parallel maps); None: TF's stateful random ops.
+    """
     shape = tf.shape(images)
-    images = tf.image.random_flip_left_right(images)
+    if seed is None:
+        images = tf.image.random_flip_left_right(images)
+        padded = tf.pad(images, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
+        return tf.image.random_crop(padded, shape)
+    flip_seed, crop_seed = tf.unstack(tf.random.experimental.stateless_split(seed, 2))
+    images = tf.image.stateless_random_flip_left_right(images, flip_seed)
     padded = tf.pad(images, [[pad, pad], [pad, pad], [0, 0]], mode="REFLECT")
-    return tf.image.random_crop(padded, shape)
+    return tf.image.stateless_random_crop(padded, shape, crop_seed)
 
 
 def finish(ds, batch_size, training, seed, size, preprocess):
@@ -78,13 +90,26 @@ def small_preprocess(image, training, mean, std):
 
 
 def tfds_pipeline(name, split, batch_size, training, data_dir=None, download=False, seed=0,
-                  image_size=224):
-    """A tfds dataset through the right preprocessing; fails fast (download=False) with a hint."""
+                  image_size=224, start_batch=0):
+    """A tfds dataset through the right preprocessing; fails fast (download=False) with a hint.
+
+    Datasets of JPEG images take the fast path of `slimkeras.datasets.jpeg` (decode
+    only the crop; deterministic, and `start_batch` skips encoded records); others
+    are decoded by tfds, and `start_batch` skips whole batches.
+    """
     import tensorflow_datasets as tfds
 
+    from slimkeras.datasets import jpeg
+
     try:
-        ds, info = tfds.load(name, split=split, data_dir=data_dir, download=download,
-                             as_supervised=True, with_info=True, shuffle_files=training)
+        builder = tfds.builder(name, data_dir=data_dir)
+        if download:
+            builder.download_and_prepare()
+        info = builder.info
+        height = info.features["image"].shape[0]
+        if (height is None or height >= 64) and jpeg.is_jpeg_dataset(info):
+            return jpeg.jpeg_pipeline(builder, split, batch_size, training, seed, image_size, start_batch)
+        ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=training)
     except Exception as e:  # tfds raises several types for "not prepared"
         raise DataError(
             f"tfds dataset {name!r} (split {split!r}) is not available in "
@@ -94,8 +119,9 @@ def tfds_pipeline(name, split, batch_size, training, data_dir=None, download=Fal
             "DIR/downloads/manual) or pass --download to let tfds fetch it."
         ) from None
     shape = info.features["image"].shape
-    return preprocess_dataset(ds, batch_size, training, seed, info.splits[split].num_examples,
-                              image_shape=shape, image_size=image_size)
+    ds = preprocess_dataset(ds, batch_size, training, seed, info.splits[split].num_examples,
+                            image_shape=shape, image_size=image_size)
+    return ds.skip(start_batch) if start_batch else ds
 
 
 def preprocess_dataset(ds, batch_size, training, seed, size, image_shape, image_size=224):
