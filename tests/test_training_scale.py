@@ -17,14 +17,10 @@ import pytest
 import tensorflow as tf
 
 import slimkeras
+from benchmarks import jpeg_fixture
+from test_training import FLAGS, ROOT, checkpoint_weights, float64_env, needs_fashion, run_main
 from training import build, callbacks, config, curves
 from training import data as data_lib
-from training.trainer import SlimmableTrainer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_training import FLAGS, ROOT, checkpoint_weights, float64_env, needs_fashion, run_main  # noqa: E402
-
-from benchmarks import jpeg_fixture  # noqa: E402
 
 US_FASHION = f"--flagfile={FLAGS / 'us_mbv1_fashion.flags'}"
 
