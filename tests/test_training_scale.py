@@ -78,10 +78,11 @@ def test_a_mixed_step_moves_the_weights_as_a_float32_step_does(precision):
     assert len(deltas) > 10
     want = np.concatenate([w.ravel() for w, _ in deltas])
     got = np.concatenate([g.ravel() for _, g in deltas])
-    # the update itself agrees to float16/bfloat16 rounding (measured 6.5 % for float16); a mistake in
-    # the loss scaling or the scaled weight decay (~half of this update) moves it by ~100 %
-    print(precision, np.linalg.norm(got - want) / np.linalg.norm(want))
-    assert np.linalg.norm(got - want) <= 0.2 * np.linalg.norm(want)
+    # the update itself agrees to float16/bfloat16 rounding (measured 6.5 % for float16, 20.1 % for
+    # bfloat16, whose 8-bit mantissa is 8x coarser); a mistake in the loss scaling or the scaled
+    # weight decay (~half of this update) moves it by ~100 %
+    bound = {"mixed_float16": 0.2, "mixed_bfloat16": 0.4}[precision]
+    assert np.linalg.norm(got - want) <= bound * np.linalg.norm(want)
     assert logs.get("skipped_steps", 0.0) == 0.0
 
 

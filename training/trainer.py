@@ -126,7 +126,7 @@ class SlimmableTrainer(keras.Model):
         """Under XLA, the `index`-th switch's width as a trace-time constant."""
         if not self.jit_compile or self.mode == "universal":
             return contextlib.nullcontext()
-        return self.net.width_state.specialized(*self.net.config_of(float(self.widths_preview[index])))
+        return self.net.width_state.specialized(self.net.width_config(float(self.widths_preview[index])))
 
     def test_step(self, data):
         images, labels = data[0], data[1]
