@@ -20,9 +20,9 @@ import pytest
 
 import slimkeras
 from slimkeras.datasets import fashion_mnist
+from java_core import compile_core  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-CORE = ROOT / "android_demo" / "core"
 pytestmark = pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK")
 
 
@@ -48,11 +48,7 @@ def export_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def core_build():
-    build = CORE / "build" / "pytest-scores"
-    sources = [str(p) for p in (CORE / "src" / "main" / "java").rglob("*.java")]
-    subprocess.run(["javac", "--release", "8", "-encoding", "UTF-8", "-d", str(build), *sources],
-                   check=True, capture_output=True)
-    return build
+    return compile_core("pytest-scores")
 
 
 def raw_output(path, image):

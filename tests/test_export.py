@@ -4,7 +4,6 @@ A US-MobileNet v1 is trained briefly on Fashion-MNIST by `training.main --export
 (module fixture); everything else reads that run's final.keras and export.
 """
 
-import errno
 import hashlib
 import json
 import os
@@ -21,10 +20,10 @@ import slimkeras
 from tflite_export import bn_bundle, export, manifest as manifest_lib
 from tflite_export.convert import check_bn_folded, convert, op_names
 from tflite_export.runtime import TFLiteModel
+from java_core import compile_core  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-CORE = ROOT / "android_demo" / "core"
 pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
 
 
@@ -280,13 +279,7 @@ def test_bench_cli_fills_latency_for_each_thread_count(exported, tmp_path, capsy
 
 
 def _java_core():
-    if shutil.which("javac") is None:
-        pytest.skip("needs a JDK")
-    build = CORE / "build" / "pytest-main"
-    sources = [str(p) for p in (CORE / "src" / "main" / "java").rglob("*.java")]
-    subprocess.run(["javac", "--release", "8", "-encoding", "UTF-8", "-d", str(build), *sources],
-                   check=True, capture_output=True)
-    return build
+    return compile_core("pytest-main")
 
 
 def test_android_core_accepts_the_export_and_rejects_a_tampered_one(exported, tmp_path):
