@@ -233,6 +233,7 @@ def test_per_width_curves_reach_tensorboard_and_the_csv_and_change_no_weight(ref
         np.testing.assert_array_equal(with_curves[key], without[key], err_msg=key)
 
 
+@pytest.mark.slow  # three tiny training runs in subprocesses (~2-4 min on 2 cores)
 @needs_fashion
 def test_kill_inside_an_epoch_resumes_at_that_step_with_the_same_data(reference_run, tmp_path):
     args = [US_FASHION, f"--model_dir={tmp_path}", *TINY, "--eval_every_epochs=0", "--checkpoint_every_steps=3"]
@@ -260,6 +261,7 @@ def test_kill_inside_an_epoch_resumes_at_that_step_with_the_same_data(reference_
         np.testing.assert_allclose(resumed[key], uninterrupted[key], rtol=0, atol=1e-9, err_msg=key)
 
 
+@pytest.mark.slow  # XLA compiles each switch's step on the CPU (~3 min on 2 cores)
 def test_jpeg_dataset_trains_with_every_new_option(jpeg_dir, tmp_path):
     """S-MobileNet v1's recipe (XLA needs the switch modes' static widths) in float16 with loss
     scaling, XLA, a checkpoint every step and the per-width curves, on the local JPEGs."""
