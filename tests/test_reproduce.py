@@ -42,6 +42,9 @@ def test_plan_has_every_experiment_of_the_issue():
         assert [j["seed"] for j in groups[g]] == [0]
     assert "--noinplace_distill" in groups["us_nodistill"][0]["overrides"]
     assert "--output_averaging" in groups["us_oa"][0]["overrides"]
+    for j in groups["us"] + groups["us_oa"]:  # the claims' US-Nets distil with the paper's rule, whatever the default
+        assert {"--inplace_distill", "--distill_weight=1", "--distill_gate=0", "--distill_warmup_epochs=0"} <= set(
+            j["overrides"])
     assert groups["s8"][0]["overrides"] == ["--width_mult_list=0.25,0.35,0.45,0.55,0.65,0.75,0.85,1"]
 
 
@@ -69,11 +72,47 @@ def test_completed_jobs_are_skipped(tmp_path, monkeypatch):
     model_dir = tmp_path / job["name"]
     model_dir.mkdir()
     (model_dir / "results.json").write_text(json.dumps({"train_seconds": 12.5, "epochs": 1}))
-    monkeypatch.setattr(subprocess, "call", lambda *a, **k: pytest.fail("should not train"))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("should not train"))
     walls = run_jobs([job], str(tmp_path), 1, True, log=lambda m: None)
     assert walls[job["name"]]["wall_seconds"] == 12.5
     with pytest.raises(SystemExit, match="trained for 1 epochs, not 3"):  # never mixes budgets
         run_jobs([job], str(tmp_path), 3, True, log=lambda m: None)
+
+
+FAKE_JOB = """
+import json, os, sys, time
+t = time.time()
+time.sleep(1.0)
+d = sys.argv[1]
+env = {k: os.environ.get(k) for k in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")}
+with open(os.path.join(d, "results.json"), "w") as f:
+    json.dump({"epochs": int(sys.argv[2]), "start": t, "end": time.time(), "env": env}, f)
+"""
+
+
+def test_jobs_run_side_by_side_with_their_share_of_the_threads(tmp_path, monkeypatch):
+    from training.reproduce import jobs as jobs_module
+
+    monkeypatch.setattr(jobs_module, "job_argv", lambda job, out, epochs, quick: [
+        sys.executable, "-c", FAKE_JOB, os.path.join(out, job["name"]), str(epochs)])
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    plan = plan_jobs([0])[:3]
+    walls = run_jobs(plan, str(tmp_path), 2, True, log=lambda m: None, at_once=2)
+    runs = [json.loads((tmp_path / j["name"] / "results.json").read_text()) for j in plan]
+    assert runs[1]["start"] < runs[0]["end"]  # the first two overlapped
+    assert runs[2]["start"] >= min(runs[0]["end"], runs[1]["end"]) - 0.05  # the third waited for a free slot
+    assert all(r["env"] == {"TF_NUM_INTRAOP_THREADS": "2", "TF_NUM_INTEROP_THREADS": "2"} for r in runs)
+    for j in plan:
+        info = json.loads((tmp_path / j["name"] / "job.json").read_text())
+        assert walls[j["name"]]["wall_seconds"] >= 1.0 and info["wall_seconds"] == walls[j["name"]]["wall_seconds"]
+    # one at a time: TensorFlow keeps its own thread counts
+    for j in plan:
+        (tmp_path / j["name"] / "results.json").unlink()
+    run_jobs(plan[:1], str(tmp_path), 2, True, log=lambda m: None)
+    assert json.loads((tmp_path / plan[0]["name"] / "results.json").read_text())["env"] == {
+        "TF_NUM_INTRAOP_THREADS": None, "TF_NUM_INTEROP_THREADS": None}
 
 
 def test_grid_widths():

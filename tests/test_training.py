@@ -68,16 +68,71 @@ def test_distillation_target_carries_no_gradient_to_the_widest_width():
     wide = tf.Variable([[2.0, 0.5, -1.0]])
     narrow = tf.Variable([[0.1, 0.2, 0.3]])
     with tf.GradientTape(persistent=True) as tape:
-        teacher = rules.distillation_target(wide)
-        loss = rules.width_loss(1, narrow, tf.constant([0]), teacher)
+        loss = rules.width_loss(1, narrow, tf.constant([0]), wide)
     assert tape.gradient(loss, wide) is None
     assert tape.gradient(loss, narrow) is not None
-    # the soft loss is the cross-entropy against softmax(wide), not against the label
+    # the paper's rule: the cross-entropy against softmax(wide), not against the label
     p = tf.nn.softmax(wide).numpy()[0]
     want = -np.sum(p * tf.nn.log_softmax(narrow).numpy()[0])
     assert abs(float(loss) - want) < 1e-6
-    assert abs(float(rules.width_loss(0, narrow, tf.constant([0]), teacher))
+    assert abs(float(rules.width_loss(0, narrow, tf.constant([0]), wide))
                - float(-tf.nn.log_softmax(narrow)[0, 0])) < 1e-6
+
+
+def _log_softmax(z):
+    z = z - z.max(-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(-1, keepdims=True))
+
+
+def reference_distill_loss(student, labels, teacher, weight, temperature, gate):
+    """numpy: per image (1 - a) CE(label) + a T^2 CE(softmax(teacher/T), student/T), a = weight * [p_label >= gate]."""
+    hard = -_log_softmax(student)[np.arange(len(labels)), labels]
+    soft = -(np.exp(_log_softmax(teacher / temperature)) * _log_softmax(student / temperature)).sum(-1)
+    p_label = np.exp(_log_softmax(teacher))[np.arange(len(labels)), labels]
+    share = weight * (p_label >= gate)
+    return np.mean((1 - share) * hard + share * soft * temperature ** 2)
+
+
+@pytest.mark.parametrize("weight, temperature, gate", [
+    (1.0, 1.0, 0.0), (0.5, 1.0, 0.0), (1.0, 3.0, 0.0), (0.7, 2.0, 0.5), (1.0, 1.0, 0.5), (0.0, 1.0, 0.0)])
+def test_distill_loss_mixes_labels_and_soft_targets_per_image(weight, temperature, gate):
+    rng = np.random.default_rng(1)
+    student = rng.normal(size=(16, 5)).astype("float32") * 2
+    teacher = rng.normal(size=(16, 5)).astype("float32") * 3
+    labels = rng.integers(0, 5, 16)
+    rule = rules.DistillRule(weight=weight, temperature=temperature, gate=gate)
+    got = float(rules.distill_loss(tf.constant(student), tf.constant(labels), tf.constant(teacher), rule, epoch=5.0))
+    want = reference_distill_loss(student, labels, teacher, weight, temperature, gate)
+    assert abs(got - want) < 1e-5 * max(1.0, abs(want))
+    if gate:  # some images of this draw are gated out, others not: the gate changes the loss
+        assert abs(got - reference_distill_loss(student, labels, teacher, weight, temperature, 0.0)) > 1e-3
+
+
+@pytest.mark.parametrize("warmup, ramp, epoch, want", [
+    (0.0, 0.0, 0.0, 0.8), (2.0, 0.0, 1.99, 0.0), (2.0, 0.0, 2.0, 0.8), (1.0, 4.0, 0.5, 0.0),
+    (1.0, 4.0, 2.0, 0.2), (1.0, 4.0, 3.0, 0.4), (1.0, 4.0, 9.0, 0.8), (0.0, 2.0, 0.5, 0.2)])
+def test_soft_target_weight_warms_up_then_ramps(warmup, ramp, epoch, want):
+    rule = rules.DistillRule(weight=0.8, warmup_epochs=warmup, ramp_epochs=ramp)
+    assert abs(float(rules.soft_target_weight(rule, epoch)) - want) < 1e-6
+    # labels only during the warm-up: the narrower width's loss is then its label loss
+    student, teacher, labels = tf.constant([[0.3, -1.0, 2.0]]), tf.constant([[4.0, 0.0, 0.0]]), tf.constant([2])
+    loss = float(rules.distill_loss(student, labels, teacher, rule, epoch))
+    hard, soft = float(rules.label_loss(labels, student)), float(rules.distill_loss(
+        student, labels, teacher, rules.DistillRule(), 0.0))
+    assert abs(loss - ((1 - want) * hard + want * soft)) < 1e-5
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(weight=1.5), "weight must be in"), (dict(warmup_epochs=-1), "warmup_epochs must be"),
+    (dict(ramp_epochs=-0.5), "ramp_epochs must be"), (dict(temperature=0), "temperature must be"),
+    (dict(gate=2), "gate must be in")])
+def test_distill_rule_rejects_bad_values_and_flags_name_them(kwargs, message, tmp_path):
+    with pytest.raises(ValueError, match=message):
+        rules.DistillRule(**kwargs)
+    (name, value), = kwargs.items()
+    with pytest.raises(config.ConfigError, match=f"--distill_{message}"):
+        config.parse(["prog", f"--model_dir={tmp_path}", "--mode=universal", "--width_mult_range=0.25,1",
+                      f"--distill_{name}={value}"])
 
 
 def test_label_smoothing():
@@ -117,18 +172,27 @@ def tiny_net(mode):
     return slimkeras.models.mobilenet_v1(bn=bn, input_shape=(12, 12, 1), num_classes=5, **kwargs)
 
 
-@pytest.mark.parametrize("mode, distill", [("slimmable", False), ("universal", True), ("naive", False)])
-def test_train_step_applies_the_sum_of_the_widths_gradients_once(mode, distill):
+GATED_MIX = rules.DistillRule(weight=0.6, temperature=2.0, gate=0.15, warmup_epochs=0.5, ramp_epochs=1.0)
+
+
+@pytest.mark.parametrize("mode, distill, rule", [
+    ("slimmable", False, None), ("universal", True, None), ("universal", True, GATED_MIX), ("naive", False, None)])
+def test_train_step_applies_the_sum_of_the_widths_gradients_once(mode, distill, rule):
     net = tiny_net(mode)
     images = np.random.default_rng(0).normal(size=(8, 12, 12, 1)).astype("float32")
     labels = np.arange(8) % 5
     lr, wd = 0.1, 1e-3
-    trainer = SlimmableTrainer(net, mode, num_sample=3, inplace_distill=distill, weight_decay=wd, seed=3)
-    trainer.compile(optimizer=keras.optimizers.SGD(lr))
+    steps_per_epoch = 2
+    trainer = SlimmableTrainer(net, mode, num_sample=3, inplace_distill=distill, weight_decay=wd, seed=3,
+                               distill_rule=rule or rules.DistillRule(), steps_per_epoch=steps_per_epoch)
+    optimizer = keras.optimizers.SGD(lr)
+    trainer.compile(optimizer=optimizer)
     trainer(images[:1], training=True)
+    optimizer.build(trainer.trainable_variables)
+    optimizer.iterations.assign(2)  # epoch 1.0: GATED_MIX's ramp is half-way (soft share 0.3)
     before = [v.numpy().copy() for v in net.trainable_variables]
     # the reference: each width's loss and gradient computed by hand, summed
-    widths = rules.training_widths(mode, net.width_spec, 3, 0, 3).numpy()
+    widths = rules.training_widths(mode, net.width_spec, 3, 2, 3).numpy()
     expected = [np.zeros_like(b) for b in before]
     teacher = None
     for i, w in enumerate(widths):
@@ -137,10 +201,17 @@ def test_train_step_applies_the_sum_of_the_widths_gradients_once(mode, distill):
             logits = net(images, training=True)
             if i == 0 or not distill:
                 loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True))
+            elif rule is None:
+                loss = tf.reduce_mean(-tf.reduce_sum(tf.nn.softmax(teacher) * tf.nn.log_softmax(logits), -1))
             else:
-                loss = tf.reduce_mean(-tf.reduce_sum(teacher * tf.nn.log_softmax(logits), -1))
+                hard = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+                t = rule.temperature
+                soft = -tf.reduce_sum(tf.nn.softmax(teacher / t) * tf.nn.log_softmax(logits / t), -1) * t * t
+                share = 0.3 * tf.cast(tf.gather(tf.nn.softmax(teacher), labels, batch_dims=1) >= rule.gate,
+                                      tf.float32)
+                loss = tf.reduce_mean((1 - share) * hard + share * soft)
         if i == 0:
-            teacher = tf.nn.softmax(logits)
+            teacher = logits
         for j, g in enumerate(tape.gradient(loss, net.trainable_variables)):
             if g is not None:
                 expected[j] += tf.convert_to_tensor(g).numpy()

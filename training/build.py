@@ -10,6 +10,7 @@ import slimkeras
 from slimkeras import datasets
 from slimkeras.datasets import fashion_mnist
 from training import data as data_lib
+from training import rules
 from training.schedules import SlimSchedule
 from training.trainer import SlimmableTrainer
 
@@ -149,6 +150,13 @@ def float32_twin(cfg, net):
     return twin
 
 
+def distill_rule(cfg):
+    """The `rules.DistillRule` of the --distill_* flags."""
+    return rules.DistillRule(weight=cfg["distill_weight"], warmup_epochs=cfg["distill_warmup_epochs"],
+                             ramp_epochs=cfg["distill_ramp_epochs"], temperature=cfg["distill_temperature"],
+                             gate=cfg["distill_gate"])
+
+
 def build_trainer(cfg, net, steps_per_epoch):
     schedule = SlimSchedule(
         cfg["lr"], cfg["lr_schedule"], total_steps=cfg["epochs"] * steps_per_epoch,
@@ -158,6 +166,7 @@ def build_trainer(cfg, net, steps_per_epoch):
     trainer = SlimmableTrainer(
         net, cfg["mode"], num_sample=cfg["num_sample_training"], inplace_distill=cfg["inplace_distill"],
         label_smoothing=cfg["label_smoothing"], weight_decay=cfg["weight_decay"], seed=cfg["seed"],
+        distill_rule=distill_rule(cfg), steps_per_epoch=steps_per_epoch,
     )
     optimizer = keras.optimizers.SGD(schedule, momentum=cfg["momentum"], nesterov=cfg["nesterov"])
     if cfg["mixed_precision"] == "mixed_float16":

@@ -31,6 +31,7 @@ def define_flags(fv):
     d.DEFINE_list("width_mult_range", None, "lo,hi width range (universal).", flag_values=fv)
     d.DEFINE_integer("num_sample_training", 4, "n of the sandwich rule (universal).", flag_values=fv)
     d.DEFINE_boolean("inplace_distill", False, "Narrower widths learn from the widest's predictions.", flag_values=fv)
+    define_distill_flags(fv)
     d.DEFINE_boolean("output_averaging", False, "Scale outputs by max/active input channels.", flag_values=fv)
     d.DEFINE_float("label_smoothing", 0.0, "Label smoothing of the label loss.", flag_values=fv)
     d.DEFINE_integer("num_bn_slots", None, "BN statistics capacity (default: switches, or 32).", flag_values=fv)
@@ -64,6 +65,20 @@ def define_flags(fv):
     d.DEFINE_list("export_quantize", ["fp32", "int8"], "Precisions for --export.", flag_values=fv)
     d.DEFINE_integer("verbose", 1, "Keras progress output (0, 1, 2).", flag_values=fv)
     define_scale_flags(fv)
+
+
+def define_distill_flags(fv):
+    """How the narrower widths learn under --inplace_distill (`rules.DistillRule`; ignored without it)."""
+    d = flags
+    d.DEFINE_float("distill_weight", 1.0, "Share of the soft-target loss in a narrower width's loss, "
+                   "the rest on the labels (1: soft targets only, the paper).", flag_values=fv)
+    d.DEFINE_float("distill_warmup_epochs", 0.0, "Labels only for this many epochs.", flag_values=fv)
+    d.DEFINE_float("distill_ramp_epochs", 0.0, "Then raise the soft share linearly from 0 to "
+                   "--distill_weight over this many epochs.", flag_values=fv)
+    d.DEFINE_float("distill_temperature", 1.0, "Softmax temperature of teacher and student (loss times T^2).",
+                   flag_values=fv)
+    d.DEFINE_float("distill_gate", 0.0, "Distil an image only where the widest width gives its label at "
+                   "least this probability (0: every image).", flag_values=fv)
 
 
 def define_scale_flags(fv):
@@ -224,5 +239,11 @@ def validate(c):
     c["lr_milestones"] = [int(float(m)) for m in c["lr_milestones"]]
     if c["eval_widths"]:
         c["eval_widths"] = _floats(c["eval_widths"], "eval_widths")
+    try:
+        rules.DistillRule(weight=c["distill_weight"], warmup_epochs=c["distill_warmup_epochs"],
+                          ramp_epochs=c["distill_ramp_epochs"], temperature=c["distill_temperature"],
+                          gate=c["distill_gate"])
+    except ValueError as e:
+        raise ConfigError(f"--distill_{e}") from None
     c["bn"] = BN_OF_MODE[mode]
     return c

@@ -10,7 +10,6 @@ then calibrates BN, evaluates every width, and writes results.json, a
 FLOPs-accuracy plot and final.keras into model_dir.
 """
 
-import json
 import os
 import sys
 import tempfile

@@ -8,7 +8,11 @@
   widths and a resumed run draws what the uninterrupted one would have).
 - In-place distillation: the first (widest) width learns from the labels, the
   others from the softmax of the widest width's logits, its gradient stopped.
+  A `DistillRule` says how much: the paper's rule (soft targets only), or a mix
+  with the labels that may start late, ramp up, soften and gate per image.
 """
+
+from dataclasses import dataclass
 
 import keras
 import tensorflow as tf
@@ -47,38 +51,93 @@ def training_widths(mode, width_spec, num_sample=4, step=0, seed=0):
     return tf.constant(widths, tf.float64)
 
 
-def soft_cross_entropy(target_probs, logits):
-    """Mean cross-entropy of `logits` against soft targets (no gradient into the targets)."""
-    target_probs = tf.stop_gradient(target_probs)
-    return tf.reduce_mean(-tf.reduce_sum(target_probs * tf.nn.log_softmax(logits), axis=-1))
-
-
 def label_loss(labels, logits, label_smoothing=0.0):
     """Mean cross-entropy of `logits` against integer labels, with label smoothing."""
-    num_classes = tf.shape(logits)[-1]
-    one_hot = tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=logits.dtype)
-    return tf.reduce_mean(
-        keras.losses.categorical_crossentropy(
-            one_hot, logits, from_logits=True, label_smoothing=label_smoothing
-        )
-    )
+    return tf.reduce_mean(_label_losses(labels, logits, label_smoothing))
 
 
-def width_loss(index, logits, labels, teacher_probs=None, label_smoothing=0.0):
+def _label_losses(labels, logits, label_smoothing):
+    one_hot = tf.one_hot(tf.cast(labels, tf.int32), tf.shape(logits)[-1], dtype=logits.dtype)
+    return keras.losses.categorical_crossentropy(one_hot, logits, from_logits=True, label_smoothing=label_smoothing)
+
+
+@dataclass(frozen=True)
+class DistillRule:
+    """How the narrower widths learn under in-place distillation.
+
+    Per image, a narrower width's loss is `(1 - a) * label loss + a * soft loss`,
+    `a = soft_target_weight(epoch) * gate`, where the soft loss is the cross-entropy
+    against the widest width's probabilities at `temperature` (times T², so its
+    gradient keeps its scale) and `gate` is 1 where the widest width gives the
+    image's label a probability >= `gate`, else 0. The defaults are the paper's
+    rule: soft targets only, from the first step, for every image.
+
+    Args:
+        weight: the soft loss's share once fully on, in [0, 1].
+        warmup_epochs: before this many epochs, labels only.
+        ramp_epochs: then the share grows linearly from 0 to `weight` over this many epochs.
+        temperature: softens teacher and student alike (> 0).
+        gate: in [0, 1]; 0 distils every image.
+    """
+
+    weight: float = 1.0
+    warmup_epochs: float = 0.0
+    ramp_epochs: float = 0.0
+    temperature: float = 1.0
+    gate: float = 0.0
+
+    def __post_init__(self):
+        if not 0.0 <= self.weight <= 1.0:
+            raise ValueError(f"weight must be in [0, 1], got {self.weight}.")
+        for name in ("warmup_epochs", "ramp_epochs"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
+        if self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {self.temperature}.")
+        if not 0.0 <= self.gate <= 1.0:
+            raise ValueError(f"gate must be in [0, 1], got {self.gate}.")
+
+
+def soft_target_weight(rule, epoch):
+    """The soft loss's share at `epoch` (a float, fractional inside an epoch; a tensor in the graph):
+    0 during the warm-up, then a linear ramp to `rule.weight`."""
+    epoch = tf.cast(epoch, tf.float32)
+    if rule.ramp_epochs > 0:
+        ramp = tf.clip_by_value((epoch - rule.warmup_epochs) / rule.ramp_epochs, 0.0, 1.0)
+    else:
+        ramp = tf.cast(epoch >= rule.warmup_epochs, tf.float32)
+    return rule.weight * ramp
+
+
+def distillation_target(logits, temperature=1.0):
+    """The widest width's probabilities at `temperature` as a target: no gradient flows back through it."""
+    return tf.stop_gradient(tf.nn.softmax(logits / temperature))
+
+
+def distill_loss(logits, labels, teacher_logits, rule, epoch, label_smoothing=0.0):
+    """Mean loss of a narrower width under in-place distillation with `rule` (see `DistillRule`)."""
+    labels = tf.cast(labels, tf.int32)
+    teacher_logits = tf.stop_gradient(teacher_logits)
+    t = rule.temperature
+    soft = -tf.reduce_sum(distillation_target(teacher_logits, t) * tf.nn.log_softmax(logits / t), axis=-1) * t * t
+    share = soft_target_weight(rule, epoch) * tf.ones_like(soft)
+    if rule.gate > 0:
+        p_label = tf.gather(tf.nn.softmax(teacher_logits), labels, batch_dims=1)
+        share *= tf.cast(p_label >= rule.gate, soft.dtype)
+    hard = _label_losses(labels, logits, label_smoothing)
+    return tf.reduce_mean((1.0 - share) * hard + share * soft)
+
+
+def width_loss(index, logits, labels, teacher_logits=None, label_smoothing=0.0, rule=DistillRule(), epoch=0.0):
     """The loss of the `index`-th width of a step.
 
-    Width 0 (the widest) and, without distillation (`teacher_probs` None),
+    Width 0 (the widest) and, without distillation (`teacher_logits` None),
     every width learn from the labels; with in-place distillation the others
-    learn from the widest width's predicted probabilities.
+    learn as `rule` says from the widest width's logits (`distill_loss`).
     """
-    if index == 0 or teacher_probs is None:
+    if index == 0 or teacher_logits is None:
         return label_loss(labels, logits, label_smoothing)
-    return soft_cross_entropy(teacher_probs, logits)
-
-
-def distillation_target(logits):
-    """The widest width's probabilities as a target: no gradient flows back through it."""
-    return tf.stop_gradient(tf.nn.softmax(logits))
+    return distill_loss(logits, labels, teacher_logits, rule, epoch, label_smoothing)
 
 
 def decayed_variables(model):

@@ -13,7 +13,8 @@ class SlimmableTrainer(keras.Model):
 
     Per step: the widths of `rules.training_widths` (widest first); for each,
     forward at that width + its loss (`rules.width_loss`: labels, or the
-    widest width's soft predictions under in-place distillation) + its
+    widest width's predictions under in-place distillation, as the
+    `rules.DistillRule` says) + its
     gradient; the gradients are SUMMED (not averaged), L2 weight decay is
     added on conv/dense kernels, and the optimizer steps once. Each width's
     gradient is taken on its own tape, so only one width's activations are
@@ -24,6 +25,8 @@ class SlimmableTrainer(keras.Model):
         mode: "individual" | "naive" | "slimmable" | "universal".
         num_sample: n of the sandwich rule (universal).
         inplace_distill: narrower widths learn from the widest width's predictions.
+        distill_rule: how they do (`rules.DistillRule`; default: the paper's rule).
+        steps_per_epoch: turns the optimizer's step into the epoch the rule's schedule reads.
         label_smoothing: for the label loss.
         weight_decay: L2 coefficient (added to the gradients, as PyTorch's SGD does).
         seed: seeds the sandwich rule's draws.
@@ -40,12 +43,14 @@ class SlimmableTrainer(keras.Model):
     """
 
     def __init__(self, net, mode, num_sample=4, inplace_distill=False, label_smoothing=0.0,
-                 weight_decay=0.0, seed=0, **kwargs):
+                 weight_decay=0.0, seed=0, distill_rule=rules.DistillRule(), steps_per_epoch=1, **kwargs):
         super().__init__(**kwargs)
         self.net = net
         self.mode = mode
         self.num_sample = num_sample
         self.inplace_distill = inplace_distill
+        self.distill_rule = distill_rule
+        self.steps_per_epoch = steps_per_epoch
         self.label_smoothing = label_smoothing
         self.weight_decay = weight_decay
         self.seed = seed
@@ -90,6 +95,7 @@ class SlimmableTrainer(keras.Model):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         total = [tf.zeros_like(v) for v in variables]
         teacher = None
+        epoch = tf.cast(self.optimizer.iterations, tf.float32) / self.steps_per_epoch
         for i in range(len(self.width_names)):
             # Run the widths one after another (nothing else orders them), so that only one
             # width's activations are alive at a time: peak memory 2.9x a plain step otherwise.
@@ -98,14 +104,15 @@ class SlimmableTrainer(keras.Model):
             with tf.GradientTape() as tape, self._static_width(i):
                 self.net.width_state.assign(widths[i])
                 logits = _float32(self.net(step_images, training=True))
-                loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing)
+                loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing,
+                                        self.distill_rule, epoch)
                 scaled = loss / replicas
                 if self.loss_scaled:
                     scaled = self.optimizer.scale_loss(scaled)
             grads = tape.gradient(scaled, variables)
             total = [t if g is None else t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
             if i == 0 and self.inplace_distill:
-                teacher = rules.distillation_target(logits)
+                teacher = tf.stop_gradient(logits)
             self.loss_trackers[i].update_state(loss)
             self.acc_trackers[i].update_state(labels, logits)
         if self.weight_decay:

@@ -18,4 +18,7 @@ calibration (networks without a BN for a width get one: `probe`), the US-Net at 
 S-Net: `evaluate`, cached in each job's eval.json. Last, the claims are checked (`claims`,
 `analysis`) and docs/results.md is written with the tables (`report`) and PNG plots in
 docs/results/ (`plots`; --quick: OUT/results.md and OUT/results/). The command line: `cli`.
+
+`--budget_study` instead runs the in-place distillation study (`budget_study`: plan and analysis,
+`budget_cli`: running it, `budget_report`: its section of the report).
 """

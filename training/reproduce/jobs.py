@@ -10,8 +10,8 @@ import sys
 import time
 
 from slimkeras.io import write_json_atomic
-from training.reproduce.machine import children_cpu, elapsed
-from training.reproduce.study import SWITCHES4, SWITCHES8
+from training.reproduce.machine import elapsed
+from training.reproduce.study import PAPER_RULE, SWITCHES4, SWITCHES8
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLAGS_DIR = os.path.join(ROOT, "training", "flags")
@@ -45,9 +45,13 @@ def plan_jobs(seeds):
     jobs += [_job(f"s4_s{seed}", "s4", seed, "s_mbv1_fashion") for seed in seeds]
     jobs.append(_job(f"s8_s{first}", "s8", first, "s_mbv1_fashion",
                      ["--width_mult_list=" + ",".join(f"{w:g}" for w in SWITCHES8)]))
-    jobs += [_job(f"us_s{seed}", "us", seed, "us_mbv1_fashion") for seed in seeds]
+    # The US-Nets of the claims distil with the paper's rule; the default flagfile's rule is the
+    # budget study's subject (`budget_study`).
+    paper = [f"--{k}={v:g}" for k, v in PAPER_RULE.items()]
+    jobs += [_job(f"us_s{seed}", "us", seed, "us_mbv1_fashion", ["--inplace_distill", *paper]) for seed in seeds]
     jobs.append(_job(f"us_nodistill_s{first}", "us_nodistill", first, "us_mbv1_fashion", ["--noinplace_distill"]))
-    jobs.append(_job(f"us_oa_s{first}", "us_oa", first, "us_mbv1_fashion", ["--output_averaging"]))
+    jobs.append(_job(f"us_oa_s{first}", "us_oa", first, "us_mbv1_fashion",
+                     ["--inplace_distill", *paper, "--output_averaging"]))
     return jobs
 
 
@@ -78,15 +82,15 @@ def job_argv(job, out, epochs, quick):
     """The command line of one job (its overrides after the flagfile)."""
     argv = [sys.executable, "-m", "training.main", f"--flagfile={os.path.join(FLAGS_DIR, job['flagfile'])}.flags"]
     argv += job["overrides"]
-    argv += [f"--epochs={epochs}", f"--seed={job['seed']}", "--verbose=0",
+    argv += [f"--epochs={epochs}", f"--seed={job['seed']}", "--verbose=0", "--eval_every_epochs=0",
              f"--model_dir={os.path.join(out, job['name'])}"]
     if quick:
         argv += quick_overrides()
     return argv
 
 
-def run_jobs(jobs, out, epochs, quick, log=print):
-    """Runs the training jobs not yet done.
+def run_jobs(jobs, out, epochs, quick, log=print, at_once=1):
+    """Runs the training jobs not yet done, `at_once` at a time.
 
     Args:
         jobs: from `plan_jobs` / `select_jobs`.
@@ -94,6 +98,9 @@ def run_jobs(jobs, out, epochs, quick, log=print):
         epochs: epochs of every job; a finished job of another budget is an error.
         quick: train on the --quick subsets.
         log: called with each progress line.
+        at_once: jobs trained side by side, each with cores / at_once TensorFlow threads
+            (TensorFlow's thread pools spin-wait: two 2-thread jobs on 2 cores slow each other down,
+            two 1-thread jobs train 1.7x the images per second of one 2-thread job).
 
     Returns:
         {name: {wall_seconds, cpu_seconds}} of every job (recorded ones for skipped jobs).
@@ -102,21 +109,31 @@ def run_jobs(jobs, out, epochs, quick, log=print):
         ReproductionError: a finished job trained for other epochs.
         SystemExit: a job that failed.
     """
-    walls = {}
+    walls = run_pool([(job, os.path.join(out, job["name"]), epochs) for job in jobs], quick, log, at_once)
+    return {job["name"]: walls[os.path.join(out, job["name"])] for job in jobs}
+
+
+def run_pool(entries, quick, log=print, at_once=1):
+    """`run_jobs` for (job, model_dir, epochs) entries of any budgets; returns {model_dir: times}."""
+    walls, todo, running = {}, [], {}
     start = time.time()
-    for i, job in enumerate(jobs, 1):
-        model_dir = os.path.join(out, job["name"])
+    for job, model_dir, epochs in entries:
         results = os.path.join(model_dir, "results.json")
-        info_path = os.path.join(model_dir, "job.json")
         if os.path.exists(results):
             _check_budget(model_dir, results, epochs)
-            walls[job["name"]] = _recorded(info_path, results)
-            log(f"[{i}/{len(jobs)}] {job['name']}: done before, skipped")
-            continue
-        log(f"[{i}/{len(jobs)}] {job['name']}: training ({elapsed(start)} elapsed)")
-        wall, cpu = _train(job, model_dir, job_argv(job, out, epochs, quick))
-        walls[job["name"]] = {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1)}
-        log(f"[{i}/{len(jobs)}] {job['name']}: done in {wall:.0f} s, {cpu:.0f} CPU s ({elapsed(start)} elapsed)")
+            walls[model_dir] = _recorded(os.path.join(model_dir, "job.json"), results)
+            log(f"{job['name']} ({epochs} epochs): done before, skipped")
+        else:
+            todo.append((job, model_dir, epochs))
+    threads = max(1, (os.cpu_count() or 1) // at_once)
+    for i, (job, model_dir, epochs) in enumerate(todo, 1):
+        while len(running) >= at_once:
+            _finish_one(running, walls, start, log)
+        log(f"[{i}/{len(todo)}] {job['name']} ({epochs} epochs): training ({elapsed(start)} elapsed)")
+        argv = job_argv(job, os.path.dirname(model_dir), epochs, quick)
+        running.update([_start(job, model_dir, argv, threads if at_once > 1 else None)])
+    while running:
+        _finish_one(running, walls, start, log)
     return walls
 
 
@@ -128,21 +145,35 @@ def _check_budget(model_dir, results, epochs):
                                 "pass another --out (or delete that folder).")
 
 
-def _train(job, model_dir, argv):
-    """Runs one job into `model_dir` (output in train.log), records job.json; returns (wall, CPU) seconds."""
+def _start(job, model_dir, argv, threads):
+    """Starts one job into `model_dir` (output in train.log); returns (pid, its state)."""
     os.makedirs(model_dir, exist_ok=True)
-    t, cpu = time.time(), children_cpu()
-    load = os.getloadavg()[0]
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    if threads:
+        env.update(TF_NUM_INTRAOP_THREADS=str(threads), TF_NUM_INTEROP_THREADS=str(threads))
     with open(os.path.join(model_dir, "train.log"), "a") as f:
-        code = subprocess.call(argv, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT,
-                               env=dict(os.environ, PYTHONPATH=ROOT))
-    wall, cpu = time.time() - t, children_cpu() - cpu
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
+    # The Popen object is kept: one dropped while running would be reaped by the next Popen.
+    return proc.pid, dict(proc=proc, job=job, model_dir=model_dir, argv=argv, t=time.time(),
+                          load=os.getloadavg()[0])
+
+
+def _finish_one(running, walls, start, log):
+    """Waits for one running job, records its job.json and times (from its own rusage)."""
+    pid, status, usage = os.wait4(-1, 0)
+    state = running.pop(pid, None)
+    if state is None:  # not one of ours
+        return
+    job, model_dir = state["job"], state["model_dir"]
+    code = state["proc"].returncode = os.waitstatus_to_exitcode(status)
+    wall, cpu = time.time() - state["t"], usage.ru_utime + usage.ru_stime
     if code != 0 or not os.path.exists(os.path.join(model_dir, "results.json")):
         raise SystemExit(f"Job {job['name']} failed (exit {code}); see {model_dir}/train.log")
     write_json_atomic(os.path.join(model_dir, "job.json"),
-                      {"argv": argv[1:], "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
-                       "load_before": load, "load_after": os.getloadavg()[0]}, indent=1)
-    return wall, cpu
+                      {"argv": state["argv"][1:], "wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1),
+                       "load_before": state["load"], "load_after": os.getloadavg()[0]}, indent=1)
+    walls[model_dir] = {"wall_seconds": round(wall, 1), "cpu_seconds": round(cpu, 1)}
+    log(f"{job['name']}: done in {wall:.0f} s, {cpu:.0f} CPU s ({elapsed(start)} elapsed)")
 
 
 def _recorded(info_path, results_path):

@@ -20,12 +20,6 @@ def self_cpu():
     return usage.ru_utime + usage.ru_stime
 
 
-def children_cpu():
-    """User + system CPU seconds of this process' finished subprocesses."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def elapsed(start):
     """'m:ss' since `start` (a `time.time()`)."""
     s = int(time.time() - start)

@@ -60,7 +60,7 @@ def write_report(path, plot_dir, results, analysis, grid, meta, plots):
     """
     folder = os.path.dirname(os.path.abspath(path))
     lines = _title(meta) + _setup(meta) + _job_times(results, meta)
-    lines += _claims(analysis, grid) + _ablation_claims(analysis, grid, meta)
+    lines += _claims(analysis, grid) + _ablation_claims(analysis, grid, meta) + [_budget_study(path)]
     lines += _table3(results, analysis) + _table4(results, analysis)
     lines += _spectrum(results, analysis, grid, {name: os.path.relpath(p, folder) for name, p in plots.items()})
     lines += _stage_slimming(results, grid) + _int8(analysis) + _per_seed(results, meta)
@@ -71,6 +71,16 @@ def write_report(path, plot_dir, results, analysis, grid, meta, plots):
             lines.append(f.read())
     os.makedirs(folder, exist_ok=True)
     write_text_atomic(path, "\n".join(lines))
+
+
+def _budget_study(path):
+    """The budget study's section of the report at `path` as it stands (`--budget_study` writes it), or
+    its empty markers."""
+    from training.reproduce.budget_report import BEGIN, END
+
+    old = open(path).read() if os.path.exists(path) else ""
+    start, end = old.find(BEGIN), old.find(END)
+    return old[start:end + len(END)] + "\n" if 0 <= start < end else f"{BEGIN}\n{END}\n"
 
 
 def _title(meta):

@@ -1,0 +1,150 @@
+"""The distillation budget study: its plan, its comparison rule and its report section (fake results)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from training import config
+from training.reproduce import budget_report
+from training.reproduce.budget_study import (VARIANTS, analyse_budgets, compare, default_variant,
+                                             plan_budget_jobs, variant_named)
+from training.reproduce.cli import parse_args
+from training.reproduce.jobs import ReproductionError
+from training.reproduce.study import grid_widths
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_each_variant_parses_to_its_rule_and_is_recognised_as_the_default():
+    for v in VARIANTS:
+        cfg = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x", *v.flags(8)])
+        assert default_variant(cfg, 8) == v
+        assert cfg["inplace_distill"] == v.distill
+    warm = variant_named("warmup")
+    cfg = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x", *warm.flags(16)])
+    assert (cfg["distill_warmup_epochs"], cfg["distill_ramp_epochs"]) == (4.0, 4.0)  # a quarter of 16 each
+    assert default_variant(cfg, 8) != warm  # the warm-up scales with the budget
+    # the shipped default flagfile is one of the study's rules
+    assert default_variant(config.parse(["prog", "--flagfile=us_mbv1_fashion"]), 8) is not None
+    with pytest.raises(ReproductionError, match="unknown variant 'greedy'"):
+        variant_named("greedy")
+
+
+def test_plan_screens_every_rule_once_and_runs_baseline_and_default_everywhere():
+    default = variant_named("gate")
+    plan = plan_budget_jobs([8, 16], [0, 1], default)
+    assert sorted(j["name"] for j in plan[8]) == sorted(
+        [f"{v.name}_s0" for v in VARIANTS] + ["nodistill_s1", "gate_s1"])
+    assert sorted(j["name"] for j in plan[16]) == ["gate_s0", "gate_s1", "nodistill_s0", "nodistill_s1"]
+    gate16 = next(j for j in plan[16] if j["name"] == "gate_s1")
+    assert gate16["seed"] == 1 and gate16["group"] == "gate" and "--distill_gate=0.5" in gate16["overrides"]
+
+
+def fake(group, seed, base, narrow_bonus, wide_bonus, grid):
+    rows = [{"width": w, "top1": base + (narrow_bonus if w <= 0.5 else wide_bonus) + 0.001 * seed}
+            for w in sorted(set(grid) | {0.5, 0.75})]
+    return {"name": f"{group}_s{seed}", "group": group, "seed": seed, "calibrated": rows}
+
+
+def fake_results(grid, default_bonus=(0.004, 0.001), paper_bonus=(-0.01, -0.003)):
+    res = {}
+    for seed in (0, 1):
+        for group, (n, w) in (("nodistill", (0, 0)), ("gate", default_bonus)):
+            r = fake(group, seed, 0.85, n, w, grid)
+            res[r["name"]] = r
+    r = fake("paper", 0, 0.85, *paper_bonus, grid)
+    res[r["name"]] = r
+    return res
+
+
+def test_compare_gaps_over_shared_seeds_and_never_worse_rule():
+    grid = grid_widths(6)
+    res = fake_results(grid)
+    c = compare(res, "gate", grid)
+    assert c["seeds"] == [0, 1] and c["narrow"] == pytest.approx(0.4) and c["wide"] == pytest.approx(0.1)
+    assert c["never_worse"] and c["at_1"] == pytest.approx(0.1)
+    paper = compare(res, "paper", grid)
+    assert paper["seeds"] == [0] and paper["narrow"] == pytest.approx(-1.0) and not paper["never_worse"]
+    assert paper["worst"] == (grid[0], pytest.approx(-1.0))
+    # at 1.0 a loss inside the seed spread is tolerated, one outside it is not
+    res = fake_results(grid, default_bonus=(0.004, 0.0))
+    res["gate_s0"]["calibrated"][-1]["top1"] -= 0.001  # -0.05 pt mean at 1.0, spread 0.05-0.1
+    assert compare(res, "gate", grid)["never_worse"]
+    res["gate_s1"]["calibrated"][-1]["top1"] -= 0.01  # both seeds ~1 pt lower, spread still 0.1
+    assert not compare(res, "gate", grid)["never_worse"]
+    res = fake_results(grid, default_bonus=(0.004, 0.0))
+    res["gate_s1"]["calibrated"][1]["top1"] -= 0.02  # a narrow width worse: never tolerated
+    assert not compare(res, "gate", grid)["never_worse"]
+
+
+def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
+    grid = grid_widths(6)
+    analysis = analyse_budgets({8: fake_results(grid), 16: fake_results(grid, paper_bonus=(0.002, 0.001))},
+                               grid, sorted(set(grid) | {0.5, 0.75}))
+    meta = {"command": "python -m training.reproduce --budget_study", "time": "T", "default": "gate",
+            "seeds": [0, 1], "screen_epochs": 8, "calibration_images": 2048}
+    path = tmp_path / "results.md"
+    path.write_text("# Report\n\n## Claims\n\nold claims\n")
+    budget_report.write_budget_section(str(path), analysis, grid, meta)
+    first = path.read_text()
+    assert first.startswith("# Report\n\n## Claims\n\nold claims\n") and first.count(budget_report.BEGIN) == 1
+    assert "**8 epochs**: the paper's rule (soft targets only) **does not help**" in first
+    assert "**16 epochs**: the paper's rule (soft targets only) **helps**" in first
+    assert "the default rule `gate` **helps** the narrow widths (+0.40 pt" in first
+    assert "never worse than no distillation" in first
+    assert "| gate | 2 | 85.45 ± 0.05 | 85.45 ± 0.05 | 85.15 ± 0.05 | 85.15 ± 0.05 |" in first
+    path.write_text(first.replace("old claims", "new claims") + "\n## After\n")
+    budget_report.write_budget_section(str(path), analysis, grid, meta)
+    second = path.read_text()
+    assert second.count(budget_report.BEGIN) == 1 and "new claims" in second and second.endswith("## After\n")
+
+
+def test_budgets_flag_is_checked():
+    assert parse_args(["--budget_study", "--budgets=4,12"]).budgets == (4, 12)
+    assert parse_args(["--budget_study", "--quick"]).budgets == (1, 2)
+    for bad in ("--budgets=8,x", "--budgets=0", "--budgets=8,8"):
+        with pytest.raises(SystemExit):
+            parse_args(["--budget_study", bad])
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"), reason="needs dataset-fashion-mnist")
+def test_quick_budget_study_end_to_end(tmp_path):
+    """--budget_study --quick (7 short jobs, 2 at a time) writes its section into the report; a rerun resumes."""
+    out, report = tmp_path / "rep", tmp_path / "results.md"
+    report.write_text("# Report\n\nkept\n")
+    command = [sys.executable, "-m", "training.reproduce", "--budget_study", "--quick", "--jobs_at_once=2",
+               f"--out={out}", f"--report={report}"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    text = report.read_text()
+    assert text.startswith("# Report\n\nkept\n") and "### Claims by budget" in text
+    assert "**1 epochs**" in text and "**2 epochs**" in text
+    analysis = json.loads((out / "budget" / "analysis.json").read_text())["analysis"]
+    assert set(analysis) == {"1", "2"} and set(analysis["1"]["stats"]) == {v.name for v in VARIANTS}
+    for budget, jobs in (("1", len(VARIANTS)), ("2", 2)):
+        for name in os.listdir(out / "budget" / f"e{budget}"):
+            ev = json.loads((out / "budget" / f"e{budget}" / name / "eval.json").read_text())
+            assert len(ev["calibrated"]) >= 6 and all(0 <= r["top1"] <= 1 for r in ev["calibrated"])
+        assert len(os.listdir(out / "budget" / f"e{budget}")) == jobs
+    again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
+    assert again.returncode == 0 and again.stdout.count("skipped") == len(VARIANTS) + 2, again.stdout
+    assert report.read_text() == text  # same numbers, same section
+
+
+def test_jobs_filter_keeps_what_it_names_at_every_budget():
+    from training.reproduce.budget_cli import select_budget_jobs
+
+    plan = plan_budget_jobs([8, 16], [0, 1], variant_named("mix"))
+    chosen = select_budget_jobs(plan, "nodistill_s0,mix")
+    assert {e: sorted(j["name"] for j in jobs) for e, jobs in chosen.items()} == {
+        8: ["mix_s0", "mix_s1", "nodistill_s0"], 16: ["mix_s0", "mix_s1", "nodistill_s0"]}
+    assert list(select_budget_jobs(plan, "gate")) == [8]  # the screen's rules: first budget only
+    with pytest.raises(ReproductionError, match="'greedy' names no job"):
+        select_budget_jobs(plan, "greedy")

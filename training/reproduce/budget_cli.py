@@ -1,0 +1,94 @@
+"""`python -m training.reproduce --budget_study`: train the study's jobs, evaluate them on the grid,
+write the report's budget-study section and OUT/budget/analysis.json."""
+
+import os
+import time
+
+from slimkeras.io import write_json_atomic
+from training import config as training_config
+from training.reproduce.budget_study import FLAGFILE, analyse_budgets, default_variant, plan_budget_jobs
+from training.reproduce.jobs import ReproductionError, run_pool
+from training.reproduce.machine import elapsed
+from training.reproduce.study import SWITCHES4, grid_widths
+
+
+def default_rule_variant():
+    """The study's `Variant` of the default flagfile's distillation settings."""
+    cfg = training_config.parse(["prog", f"--flagfile={FLAGFILE}"])
+    variant = default_variant(cfg, cfg["epochs"])
+    if variant is None:
+        raise ReproductionError(f"the distillation settings of training/flags/{FLAGFILE}.flags are none of the "
+                                "study's rules (training/reproduce/budget_study.py VARIANTS): add them there")
+    return variant
+
+
+def select_budget_jobs(plan, patterns):
+    """`plan` with only the jobs `patterns` (as `--jobs`: names, variants or name prefixes) name, at
+    every budget; budgets left without jobs are dropped.
+
+    Raises:
+        ReproductionError: a pattern that names no job at any budget.
+    """
+    if not patterns:
+        return plan
+    chosen = {}
+    for p in (p.strip() for p in patterns.split(",") if p.strip()):
+        found = False
+        for epochs, jobs in plan.items():
+            hits = [j for j in jobs if p in (j["name"], j["group"])] or [j for j in jobs if j["name"].startswith(p)]
+            chosen.setdefault(epochs, []).extend(j for j in hits if j not in chosen[epochs])
+            found = found or bool(hits)
+        if not found:
+            raise ReproductionError(f"--jobs: {p!r} names no job of the budget study")
+    return {e: [j for j in plan[e] if j in chosen[e]] for e in plan if chosen.get(e)}
+
+
+def budget_study(params):
+    """Trains the jobs not yet done, then (unless `train_only`) evaluates and writes the section.
+
+    Args:
+        params: a `cli.ReproduceParams` with `budget_study` set.
+    """
+    t0 = time.time()
+    default = default_rule_variant()
+    planned = plan_budget_jobs(params.budgets, params.seeds, default)
+    plan = select_budget_jobs(planned, params.jobs)
+    out = os.path.join(os.path.abspath(params.out), "budget")
+    total = sum(len(j) for j in plan.values())
+    print(f"Budget study: default rule {default.name!r}, budgets {list(plan)} epochs, seeds {params.seeds}, "
+          f"{total} jobs, into {out}", flush=True)
+    walls = run_pool([(job, os.path.join(out, f"e{epochs}", job["name"]), epochs)
+                      for epochs, jobs in plan.items() for job in jobs], params.quick, at_once=params.at_once)
+    if params.train_only:
+        return
+    analysis, meta = _evaluate(params, plan, out, walls, default, t0)
+    meta["not_run"] = [f"{j['name']} ({epochs} epochs)" for epochs, jobs in planned.items() for j in jobs
+                       if j not in plan.get(epochs, [])]
+    from training.reproduce.budget_report import write_budget_section
+    from training.reproduce.cli import jsonable
+
+    write_budget_section(params.report, analysis, grid_widths(params.widths), meta)
+    write_json_atomic(os.path.join(out, "analysis.json"), jsonable({"analysis": analysis, "meta": meta}), indent=1)
+    print(f"Wrote the budget study into {params.report} ({elapsed(t0)} elapsed)", flush=True)
+
+
+def _evaluate(params, plan, out, walls, default, t0):
+    from training.reproduce.evaluate import EvalData, run_evaluations
+
+    data = EvalData(params.quick)
+    grid = grid_widths(params.widths)
+    results, eval_seconds = {}, 0.0
+    for epochs, jobs in plan.items():
+        results[epochs] = run_evaluations(jobs, os.path.join(out, f"e{epochs}"), data, grid, epochs)
+        eval_seconds += sum(r.get("eval_seconds", 0.0) for r in results[epochs].values())
+    analysis = analyse_budgets(results, grid, sorted(set(grid) | set(SWITCHES4)))
+    train = list(walls.values())
+    cpu = sum(w["cpu_seconds"] or 0.0 for w in train)
+    time_text = (f"{len(train)} training jobs: {sum(w['wall_seconds'] for w in train) / 60:.0f} min wall"
+                 + (f", {cpu / 60:.0f} CPU-min" if cpu else "")
+                 + f"; evaluation {eval_seconds / 60:.1f} min; {params.at_once} job(s) at a time")
+    meta = {"command": params.command, "time": time_text, "default": default.name, "seeds": params.seeds,
+            "screen_epochs": params.budgets[0], "calibration_images": data.calibration_count,
+            "elapsed": elapsed(t0)}
+    return analysis, meta
+

@@ -1,0 +1,162 @@
+"""The distillation budget study: which in-place distillation rule the default US-Net recipe should
+use, measured against the same network without distillation at several training budgets.
+
+`python -m training.reproduce --budget_study` trains, per budget of --budgets (epochs):
+- every seed: the US-Net without distillation (`nodistill`) and the default flagfile's rule;
+- the first budget, the first seed: every other rule of `VARIANTS` (the screen that chose the
+  default).
+Jobs go to OUT/budget/e{epochs}/{variant}_s{seed}; each is `training.main` with the default
+flagfile and the variant's flags after it. The analysis below is pure: results in, numbers out.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from training.reproduce.jobs import ReproductionError
+from training.reproduce.study import PAPER_RULE
+
+FLAGFILE = "us_mbv1_fashion"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One training rule of the study.
+
+    Args:
+        name: the job-name prefix.
+        label: what the report calls it.
+        distill: trains with in-place distillation.
+        rule: the --distill_* values (fractions of the budget for `warmup` and `ramp`, see `flags`).
+        warmup: labels-only share of the budget.
+        ramp: share of the budget over which the soft-target share then grows.
+    """
+
+    name: str
+    label: str
+    distill: bool = True
+    rule: tuple = ()
+    warmup: float = 0.0
+    ramp: float = 0.0
+
+    def settings(self, epochs):
+        """{flag name: value} of the --distill_* flags at a budget of `epochs`."""
+        values = dict(PAPER_RULE, **dict(self.rule))
+        values["distill_warmup_epochs"] = self.warmup * epochs
+        values["distill_ramp_epochs"] = self.ramp * epochs
+        return values
+
+    def flags(self, epochs):
+        """The overrides after the default flagfile."""
+        if not self.distill:
+            return ["--noinplace_distill"]
+        return ["--inplace_distill"] + [f"--{k}={v:g}" for k, v in self.settings(epochs).items()]
+
+
+VARIANTS = (
+    Variant("nodistill", "no distillation", distill=False),
+    Variant("paper", "paper: soft targets only"),
+    Variant("mix", "mix: ½ labels + ½ soft targets", rule=(("distill_weight", 0.5),)),
+    Variant("gate", "gate: soft targets where the widest width gives the label p ≥ 0.5",
+            rule=(("distill_gate", 0.5),)),
+    Variant("warmup", "warm-up: labels for ¼ of the budget, then a ramp over ¼", warmup=0.25, ramp=0.25),
+)
+BASELINE = "nodistill"
+
+
+def variant_named(name):
+    for v in VARIANTS:
+        if v.name == name:
+            return v
+    raise ReproductionError(f"unknown variant {name!r}; allowed: {', '.join(v.name for v in VARIANTS)}")
+
+
+def default_variant(config, epochs):
+    """The variant whose flags give the default flagfile's settings `config` (a parsed
+    `training.config` dict) at `epochs`; None if none does."""
+    for v in VARIANTS:
+        if config["inplace_distill"] != v.distill:
+            continue
+        if not v.distill or all(abs(config[k] - x) < 1e-9 for k, x in v.settings(epochs).items()):
+            return v
+    return None
+
+
+def plan_budget_jobs(budgets, seeds, default):
+    """{epochs: [job dicts]} of the study (job dicts as `jobs.plan_jobs`'s, group = variant name).
+
+    Args:
+        budgets: the epochs of each budget, the first the screen's.
+        seeds: every budget's seeds; the first also seeds the screen.
+        default: the `Variant` of the default flagfile.
+    """
+    plan = {}
+    for b, epochs in enumerate(budgets):
+        jobs = {}
+        for i, seed in enumerate(seeds):
+            screen = VARIANTS if b == 0 and i == 0 else ()
+            for v in [variant_named(BASELINE), default, *screen]:
+                name = f"{v.name}_s{seed}"
+                jobs.setdefault(name, dict(name=name, group=v.name, seed=seed, flagfile=FLAGFILE,
+                                           overrides=v.flags(epochs)))
+        plan[epochs] = list(jobs.values())
+    return plan
+
+
+def grid_stats(results, variant, grid):
+    """{width: (mean, half-range, n)} in points of `variant`'s calibrated top-1 over its seeds, at the
+    widths of `grid` it was evaluated at."""
+    per_width = {w: [] for w in grid}
+    for r in results.values():
+        if r["group"] == variant:
+            rows = {round(row["width"], 6): row["top1"] for row in r["calibrated"] if not row.get("stage_ratios")}
+            for w in grid:
+                if round(w, 6) in rows:
+                    per_width[w].append(100.0 * rows[round(w, 6)])
+    return {w: (float(np.mean(v)), (max(v) - min(v)) / 2.0, len(v)) for w, v in per_width.items() if v}
+
+
+def seeds_of(results, variant):
+    return sorted(r["seed"] for r in results.values() if r["group"] == variant)
+
+
+def compare(results, variant, grid, baseline=BASELINE):
+    """`variant` − `baseline` over the seeds both have, in points.
+
+    Returns:
+        dict: gaps {width: mean gap}, narrow (mean over widths ≤ 0.5), wide (> 0.5), at_025,
+        at_1 (gap at 1.0), spread_1 (the larger half-range of the two at 1.0), worst (width, gap),
+        never_worse (gap ≥ 0 at every width, at 1.0 ≥ −spread_1), seeds.
+    """
+    seeds = sorted(set(seeds_of(results, variant)) & set(seeds_of(results, baseline)))
+    chosen = {k: r for k, r in results.items() if r["seed"] in seeds}
+    a, b = grid_stats(chosen, variant, grid), grid_stats(chosen, baseline, grid)
+    gaps = {w: a[w][0] - b[w][0] for w in grid if w in a and w in b}
+    if not gaps:
+        return None
+    top = max(gaps)
+    spread = max(a[top][1], b[top][1])
+    worst = min(gaps.items(), key=lambda kv: kv[1])
+    never_worse = all(g >= 0 for w, g in gaps.items() if w != top) and gaps[top] >= -spread
+    return dict(gaps=gaps, seeds=seeds, narrow=_mean(gaps, lambda w: w <= 0.5 + 1e-9),
+                wide=_mean(gaps, lambda w: w > 0.5 + 1e-9), at_025=gaps.get(min(gaps)), at_1=gaps[top],
+                spread_1=spread, worst=worst, never_worse=never_worse)
+
+
+def _mean(gaps, keep):
+    values = [g for w, g in gaps.items() if keep(w)]
+    return float(np.mean(values)) if values else None
+
+
+def analyse_budgets(results_by_budget, grid, widths):
+    """{epochs: {"stats": {variant: grid_stats at `widths`}, "compare": {variant: compare(...) on
+    `grid`}}} for every budget."""
+    analysis = {}
+    for epochs, results in sorted(results_by_budget.items()):
+        variants = sorted({r["group"] for r in results.values()}, key=[v.name for v in VARIANTS].index)
+        entry = {"stats": {v: grid_stats(results, v, widths) for v in variants}, "compare": {}}
+        for v in variants:
+            if v != BASELINE:
+                entry["compare"][v] = compare(results, v, grid)
+        analysis[epochs] = entry
+    return analysis
