@@ -92,8 +92,8 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
     budget_report.write_budget_section(str(path), analysis, grid, meta)
     first = path.read_text()
     assert first.startswith("# Report\n\n## Claims\n\nold claims\n") and first.count(budget_report.BEGIN) == 1
-    assert "**8 epochs**: the paper's rule (soft targets only) **does not help**" in first
-    assert "**16 epochs**: the paper's rule (soft targets only) **helps**" in first
+    assert "**8 epochs**: the paper's rule (`paper`) **does not help**" in first
+    assert "**16 epochs**: the paper's rule (`paper`) **helps**" in first
     assert "the default rule `gate` **helps** the narrow widths (+0.40 pt" in first
     assert "never worse than no distillation" in first
     assert "| gate | 2 | 85.45 ± 0.05 | 85.45 ± 0.05 | 85.15 ± 0.05 | 85.15 ± 0.05 |" in first

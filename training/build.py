@@ -10,7 +10,7 @@ import slimkeras
 from slimkeras import datasets
 from slimkeras.datasets import fashion_mnist
 from training import data as data_lib
-from training import rules
+from training.config import distill_rule
 from training.schedules import SlimSchedule
 from training.trainer import SlimmableTrainer
 
@@ -148,13 +148,6 @@ def float32_twin(cfg, net):
         np.random.set_state(numpy_state)
     twin.set_weights(net.get_weights())
     return twin
-
-
-def distill_rule(cfg):
-    """The `rules.DistillRule` of the --distill_* flags."""
-    return rules.DistillRule(weight=cfg["distill_weight"], warmup_epochs=cfg["distill_warmup_epochs"],
-                             ramp_epochs=cfg["distill_ramp_epochs"], temperature=cfg["distill_temperature"],
-                             gate=cfg["distill_gate"])
 
 
 def build_trainer(cfg, net, steps_per_epoch):

@@ -81,6 +81,13 @@ def define_distill_flags(fv):
                    "least this probability (0: every image).", flag_values=fv)
 
 
+def distill_rule(c):
+    """The `rules.DistillRule` of the --distill_* flags of the settings `c`."""
+    return rules.DistillRule(weight=c["distill_weight"], warmup_epochs=c["distill_warmup_epochs"],
+                             ramp_epochs=c["distill_ramp_epochs"], temperature=c["distill_temperature"],
+                             gate=c["distill_gate"])
+
+
 def define_scale_flags(fv):
     """Flags of long (ImageNet-scale) runs: precision, XLA, mid-epoch checkpoints, per-width curves."""
     d = flags
@@ -240,9 +247,7 @@ def validate(c):
     if c["eval_widths"]:
         c["eval_widths"] = _floats(c["eval_widths"], "eval_widths")
     try:
-        rules.DistillRule(weight=c["distill_weight"], warmup_epochs=c["distill_warmup_epochs"],
-                          ramp_epochs=c["distill_ramp_epochs"], temperature=c["distill_temperature"],
-                          gate=c["distill_gate"])
+        distill_rule(c)
     except ValueError as e:
         raise ConfigError(f"--distill_{e}") from None
     c["bn"] = BN_OF_MODE[mode]

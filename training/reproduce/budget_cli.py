@@ -84,9 +84,9 @@ def _evaluate(params, plan, out, walls, default, t0):
     analysis = analyse_budgets(results, grid, sorted(set(grid) | set(SWITCHES4)))
     train = list(walls.values())
     cpu = sum(w["cpu_seconds"] or 0.0 for w in train)
-    time_text = (f"{len(train)} training jobs: {sum(w['wall_seconds'] for w in train) / 60:.0f} min wall"
-                 + (f", {cpu / 60:.0f} CPU-min" if cpu else "")
-                 + f"; evaluation {eval_seconds / 60:.1f} min; {params.at_once} job(s) at a time")
+    time_text = (f"training: {len(train)} jobs, {sum(w['wall_seconds'] for w in train) / 60:.0f} min of job "
+                 f"wall time summed over the jobs" + (f", {cpu / 60:.0f} CPU-min" if cpu else "")
+                 + f"; evaluation: {eval_seconds / 60:.1f} min")
     meta = {"command": params.command, "time": time_text, "default": default.name, "seeds": params.seeds,
             "screen_epochs": params.budgets[0], "calibration_images": data.calibration_count,
             "elapsed": elapsed(t0)}

@@ -66,7 +66,7 @@ def _claims(analysis, default):
         paper, chosen = entry["compare"].get("paper"), entry["compare"].get(default)
         parts = []
         if paper:
-            parts.append(f"the paper's rule (soft targets only) {_helps(paper)}")
+            parts.append(f"the paper's rule (`paper`) {_helps(paper)}")
         if chosen and default != "paper":
             parts.append(f"the default rule `{default}` {_helps(chosen)}; "
                          + ("never worse than no distillation" if chosen["never_worse"] else
@@ -78,8 +78,9 @@ def _claims(analysis, default):
 def _helps(c):
     verdict = "**helps**" if c["narrow"] > 0 else "**does not help**"
     return (f"{verdict} the narrow widths ({c['narrow']:+.2f} pt over the grid widths ≤ 0.5, "
-            f"{c['at_025']:+.2f} at 0.25×, {c['wide']:+.2f} over the widths > 0.5, {c['at_1']:+.2f} ± "
-            f"{c['spread_1']:.2f} at 1.0×; seeds {','.join(map(str, c['seeds']))})")
+            f"{c['at_025']:+.2f} at 0.25×, {c['wide']:+.2f} over the widths > 0.5, {c['at_1']:+.2f} at 1.0×"
+            + (f" (seed spread ± {c['spread_1']:.2f})" if len(c["seeds"]) > 1 else "")
+            + f"; seed{'s' if len(c['seeds']) > 1 else ''} {', '.join(map(str, c['seeds']))})")
 
 
 def _budget_table(epochs, entry, grid):

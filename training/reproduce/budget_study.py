@@ -55,11 +55,11 @@ class Variant:
 
 VARIANTS = (
     Variant("nodistill", "no distillation", distill=False),
-    Variant("paper", "paper: soft targets only"),
-    Variant("mix", "mix: ½ labels + ½ soft targets", rule=(("distill_weight", 0.5),)),
-    Variant("gate", "gate: soft targets where the widest width gives the label p ≥ 0.5",
+    Variant("paper", "soft targets only (the US-Nets paper)"),
+    Variant("mix", "½ labels + ½ soft targets", rule=(("distill_weight", 0.5),)),
+    Variant("gate", "soft targets where the widest width gives the label p ≥ 0.5, else labels",
             rule=(("distill_gate", 0.5),)),
-    Variant("warmup", "warm-up: labels for ¼ of the budget, then a ramp over ¼", warmup=0.25, ramp=0.25),
+    Variant("warmup", "labels for ¼ of the budget, then soft targets ramped in over ¼", warmup=0.25, ramp=0.25),
 )
 BASELINE = "nodistill"
 
