@@ -146,5 +146,10 @@ def test_jobs_filter_keeps_what_it_names_at_every_budget():
     assert {e: sorted(j["name"] for j in jobs) for e, jobs in chosen.items()} == {
         8: ["mix_s0", "mix_s1", "nodistill_s0"], 16: ["mix_s0", "mix_s1", "nodistill_s0"]}
     assert list(select_budget_jobs(plan, "gate")) == [8]  # the screen's rules: first budget only
+    chosen = select_budget_jobs(plan, "e8/nodistill,e16/mix_s0")
+    assert {e: sorted(j["name"] for j in jobs) for e, jobs in chosen.items()} == {
+        8: ["nodistill_s0", "nodistill_s1"], 16: ["mix_s0"]}
+    with pytest.raises(ReproductionError, match="e16/'gate' names no job"):
+        select_budget_jobs(plan, "e16/gate")
     with pytest.raises(ReproductionError, match="'greedy' names no job"):
         select_budget_jobs(plan, "greedy")

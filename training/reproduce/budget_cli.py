@@ -24,7 +24,7 @@ def default_rule_variant():
 
 def select_budget_jobs(plan, patterns):
     """`plan` with only the jobs `patterns` (as `--jobs`: names, variants or name prefixes) name, at
-    every budget; budgets left without jobs are dropped.
+    every budget, or at one with `e{epochs}/` before the pattern; budgets left without jobs are dropped.
 
     Raises:
         ReproductionError: a pattern that names no job at any budget.
@@ -34,12 +34,16 @@ def select_budget_jobs(plan, patterns):
     chosen = {}
     for p in (p.strip() for p in patterns.split(",") if p.strip()):
         found = False
+        budget, _, name = p.rpartition("/")
         for epochs, jobs in plan.items():
-            hits = [j for j in jobs if p in (j["name"], j["group"])] or [j for j in jobs if j["name"].startswith(p)]
+            if budget and budget != f"e{epochs}":
+                continue
+            hits = ([j for j in jobs if name in (j["name"], j["group"])]
+                    or [j for j in jobs if j["name"].startswith(name)])
             chosen.setdefault(epochs, []).extend(j for j in hits if j not in chosen[epochs])
             found = found or bool(hits)
         if not found:
-            raise ReproductionError(f"--jobs: {p!r} names no job of the budget study")
+            raise ReproductionError(f"--jobs: {budget + '/' if budget else ''}{name!r} names no job of the budget study")
     return {e: [j for j in plan[e] if j in chosen[e]] for e in plan if chosen.get(e)}
 
 
