@@ -70,7 +70,7 @@ def parse_args(argv=None):
     p.add_argument("--report", default=None, help="results.md path (default docs/results.md; --quick: OUT/results.md)")
     p.add_argument("--train_only", action="store_true", help="train, evaluate nothing")
     p.add_argument("--jobs_at_once", type=int, default=1,
-                   help="training jobs side by side, each with cores/N TensorFlow threads (2 on 2 cores: 1.7x faster)")
+                   help="training jobs side by side, each with cores/N TensorFlow threads (2 on 2 cores: 1.5x the throughput)")
     p.add_argument("--budget_study", action="store_true",
                    help="the distillation rules x budgets study (its section of the report) instead of the claims")
     p.add_argument("--budgets", default=DEFAULT_BUDGETS,

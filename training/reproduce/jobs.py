@@ -100,7 +100,7 @@ def run_jobs(jobs, out, epochs, quick, log=print, at_once=1):
         log: called with each progress line.
         at_once: jobs trained side by side, each with cores / at_once TensorFlow threads
             (TensorFlow's thread pools spin-wait: two 2-thread jobs on 2 cores slow each other down,
-            two 1-thread jobs train 1.7x the images per second of one 2-thread job).
+            two 1-thread jobs trained 1.47x the images per second of one 2-thread job on 2 cores).
 
     Returns:
         {name: {wall_seconds, cpu_seconds}} of every job (recorded ones for skipped jobs).
