@@ -7,7 +7,7 @@ import time
 from slimkeras.io import write_json_atomic
 from training import config as training_config
 from training.reproduce.budget_study import FLAGFILE, analyse_budgets, default_variant, plan_budget_jobs
-from training.reproduce.jobs import ReproductionError, run_pool
+from training.reproduce.jobs import ReproductionError, matching_jobs, run_pool
 from training.reproduce.machine import elapsed
 from training.reproduce.study import SWITCHES4, grid_widths
 
@@ -38,8 +38,7 @@ def select_budget_jobs(plan, patterns):
         for epochs, jobs in plan.items():
             if budget and budget != f"e{epochs}":
                 continue
-            hits = ([j for j in jobs if name in (j["name"], j["group"])]
-                    or [j for j in jobs if j["name"].startswith(name)])
+            hits = matching_jobs(jobs, name)
             chosen.setdefault(epochs, []).extend(j for j in hits if j not in chosen[epochs])
             found = found or bool(hits)
         if not found:
@@ -65,7 +64,7 @@ def budget_study(params):
                       for epochs, jobs in plan.items() for job in jobs], params.quick, at_once=params.at_once)
     if params.train_only:
         return
-    analysis, meta = _evaluate(params, plan, out, walls, default, t0)
+    analysis, meta = _evaluate(params, plan, out, walls, default)
     meta["not_run"] = [f"{j['name']} ({epochs} epochs)" for epochs, jobs in planned.items() for j in jobs
                        if j not in plan.get(epochs, [])]
     from training.reproduce.budget_report import write_budget_section
@@ -76,7 +75,7 @@ def budget_study(params):
     print(f"Wrote the budget study into {params.report} ({elapsed(t0)} elapsed)", flush=True)
 
 
-def _evaluate(params, plan, out, walls, default, t0):
+def _evaluate(params, plan, out, walls, default):
     from training.reproduce.evaluate import EvalData, run_evaluations
 
     data = EvalData(params.quick)
@@ -92,7 +91,6 @@ def _evaluate(params, plan, out, walls, default, t0):
                  f"wall time summed over the jobs" + (f", {cpu / 60:.0f} CPU-min" if cpu else "")
                  + f"; evaluation: {eval_seconds / 60:.1f} min")
     meta = {"command": params.command, "time": time_text, "default": default.name, "seeds": params.seeds,
-            "screen_epochs": params.budgets[0], "calibration_images": data.calibration_count,
-            "elapsed": elapsed(t0)}
+            "screen_epochs": params.budgets[0], "calibration_images": data.calibration_count}
     return analysis, meta
 

@@ -66,12 +66,16 @@ def select_jobs(jobs, patterns):
         return jobs
     chosen = set()
     for p in (p.strip() for p in patterns.split(",") if p.strip()):
-        exact = {j["name"] for j in jobs if p in (j["name"], j["group"])}
-        matched = exact or {j["name"] for j in jobs if j["name"].startswith(p)}
+        matched = {j["name"] for j in matching_jobs(jobs, p)}
         if not matched:
             raise ReproductionError(f"--jobs: {p!r} matches none of: {', '.join(j['name'] for j in jobs)}")
         chosen |= matched
     return [j for j in jobs if j["name"] in chosen]
+
+
+def matching_jobs(jobs, pattern):
+    """The jobs `pattern` names: by name or group, or else by name prefix."""
+    return [j for j in jobs if pattern in (j["name"], j["group"])] or [j for j in jobs if j["name"].startswith(pattern)]
 
 
 def quick_overrides():
