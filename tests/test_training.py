@@ -95,17 +95,19 @@ def reference_distill_loss(student, labels, teacher, weight, temperature, gate):
 
 @pytest.mark.parametrize("weight, temperature, gate", [
     (1.0, 1.0, 0.0), (0.5, 1.0, 0.0), (1.0, 3.0, 0.0), (0.7, 2.0, 0.5), (1.0, 1.0, 0.5), (0.0, 1.0, 0.0)])
-def test_distill_loss_mixes_labels_and_soft_targets_per_image(weight, temperature, gate):
+@pytest.mark.parametrize("dtype", ["float32", "float64"])  # float64: Keras' floatx in the distributed tests
+def test_distill_loss_mixes_labels_and_soft_targets_per_image(weight, temperature, gate, dtype):
     rng = np.random.default_rng(1)
-    student = rng.normal(size=(16, 5)).astype("float32") * 2
-    teacher = rng.normal(size=(16, 5)).astype("float32") * 3
+    student = rng.normal(size=(16, 5)).astype(dtype) * 2
+    teacher = rng.normal(size=(16, 5)).astype(dtype) * 3
     labels = rng.integers(0, 5, 16)
     rule = rules.DistillRule(weight=weight, temperature=temperature, gate=gate)
-    got = float(rules.distill_loss(tf.constant(student), tf.constant(labels), tf.constant(teacher), rule, epoch=5.0))
+    loss = rules.distill_loss(tf.constant(student), tf.constant(labels), tf.constant(teacher), rule, epoch=5.0)
+    assert loss.dtype == dtype
     want = reference_distill_loss(student, labels, teacher, weight, temperature, gate)
-    assert abs(got - want) < 1e-5 * max(1.0, abs(want))
+    assert abs(float(loss) - want) < (1e-5 if dtype == "float32" else 1e-7) * max(1.0, abs(want))  # share: float32
     if gate:  # some images of this draw are gated out, others not: the gate changes the loss
-        assert abs(got - reference_distill_loss(student, labels, teacher, weight, temperature, 0.0)) > 1e-3
+        assert abs(float(loss) - reference_distill_loss(student, labels, teacher, weight, temperature, 0.0)) > 1e-3
 
 
 @pytest.mark.parametrize("warmup, ramp, epoch, want", [

@@ -120,7 +120,7 @@ def distill_loss(logits, labels, teacher_logits, rule, epoch, label_smoothing=0.
     teacher_logits = tf.stop_gradient(teacher_logits)
     t = rule.temperature
     soft = -tf.reduce_sum(distillation_target(teacher_logits, t) * tf.nn.log_softmax(logits / t), axis=-1) * t * t
-    share = soft_target_weight(rule, epoch) * tf.ones_like(soft)
+    share = tf.cast(soft_target_weight(rule, epoch), soft.dtype) * tf.ones_like(soft)
     if rule.gate > 0:
         p_label = tf.gather(tf.nn.softmax(teacher_logits), labels, batch_dims=1)
         share *= tf.cast(p_label >= rule.gate, soft.dtype)
