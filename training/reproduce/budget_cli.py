@@ -82,7 +82,7 @@ def _evaluate(params, plan, out, walls, default):
     grid = grid_widths(params.widths)
     results, eval_seconds = {}, 0.0
     for epochs, jobs in plan.items():
-        results[epochs] = run_evaluations(jobs, os.path.join(out, f"e{epochs}"), data, grid, epochs)
+        results[epochs] = run_evaluations(jobs, os.path.join(out, f"e{epochs}"), data, grid, epochs, extras=False)
         eval_seconds += sum(r.get("eval_seconds", 0.0) for r in results[epochs].values())
     analysis = analyse_budgets(results, grid, sorted(set(grid) | set(SWITCHES4)))
     train = list(walls.values())

@@ -3,18 +3,20 @@ use, measured against the same network without distillation at several training 
 
 `python -m training.reproduce --budget_study` trains, per budget of --budgets (epochs):
 - every seed: the US-Net without distillation (`nodistill`) and the default flagfile's rule;
+- the first seed: the 4-switch S-Net (`SNET`, the reference of "US-Net within 0.5 pt of the S-Net");
 - the first budget, the first seed: every other rule of `VARIANTS` (the screen that chose the
   default).
-Jobs go to OUT/budget/e{epochs}/{variant}_s{seed}; each is `training.main` with the default
-flagfile and the variant's flags after it. The analysis below is pure: results in, numbers out.
+Jobs go to OUT/budget/e{epochs}/{variant}_s{seed}; each is `training.main` with the variant's
+flagfile (the default one for the rules) and its flags after it. The analysis below is pure: results in, numbers out.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
+from training.reproduce.claims import claim_usnet_vs_snet
 from training.reproduce.jobs import ReproductionError
-from training.reproduce.study import PAPER_RULE
+from training.reproduce.study import PAPER_RULE, SWITCHES4
 
 FLAGFILE = "us_mbv1_fashion"
 
@@ -30,6 +32,8 @@ class Variant:
         rule: the --distill_* values (fractions of the budget for `warmup` and `ramp`, see `flags`).
         warmup: labels-only share of the budget.
         ramp: share of the budget over which the soft-target share then grows.
+        flagfile: the flagfile the job trains; a reference network of another flagfile (the
+            S-Net) trains it as it is, without the --distill_* flags.
     """
 
     name: str
@@ -38,6 +42,7 @@ class Variant:
     rule: tuple = ()
     warmup: float = 0.0
     ramp: float = 0.0
+    flagfile: str = FLAGFILE
 
     def settings(self, epochs):
         """{flag name: value} of the --distill_* flags at a budget of `epochs`."""
@@ -47,7 +52,9 @@ class Variant:
         return values
 
     def flags(self, epochs):
-        """The overrides after the default flagfile."""
+        """The overrides after the flagfile."""
+        if self.flagfile != FLAGFILE:
+            return []
         if not self.distill:
             return ["--noinplace_distill"]
         return ["--inplace_distill"] + [f"--{k}={v:g}" for k, v in self.settings(epochs).items()]
@@ -62,17 +69,21 @@ VARIANTS = (
     Variant("warmup", "labels for ¼ of the budget, then soft targets ramped in over ¼", warmup=0.25, ramp=0.25),
 )
 BASELINE = "nodistill"
+# The reference of the "US-Net within 0.5 pt of the S-Net" claim, trained at every budget (first seed).
+SNET = Variant("s4", "S-Net, 4 switches (`s_mbv1_fashion`: switchable BN, every switch each step; "
+               "no distillation)", distill=False, flagfile="s_mbv1_fashion")
+ALL_VARIANTS = VARIANTS + (SNET,)
 
 
 def variant_named(name):
-    for v in VARIANTS:
+    for v in ALL_VARIANTS:
         if v.name == name:
             return v
-    raise ReproductionError(f"unknown variant {name!r}; allowed: {', '.join(v.name for v in VARIANTS)}")
+    raise ReproductionError(f"unknown variant {name!r}; allowed: {', '.join(v.name for v in ALL_VARIANTS)}")
 
 
 def default_variant(config, epochs):
-    """The variant whose flags give the default flagfile's settings `config` (a parsed
+    """The rule of `VARIANTS` whose flags give the default flagfile's settings `config` (a parsed
     `training.config` dict) at `epochs`; None if none does."""
     for v in VARIANTS:
         if config["inplace_distill"] != v.distill:
@@ -87,7 +98,7 @@ def plan_budget_jobs(budgets, seeds, default):
 
     Args:
         budgets: the epochs of each budget, the first the screen's.
-        seeds: every budget's seeds; the first also seeds the screen.
+        seeds: every budget's seeds; the first also seeds the screen and the S-Net (`SNET`).
         default: the `Variant` of the default flagfile.
     """
     plan = {}
@@ -95,21 +106,23 @@ def plan_budget_jobs(budgets, seeds, default):
         jobs = {}
         for i, seed in enumerate(seeds):
             screen = VARIANTS if b == 0 and i == 0 else ()
-            for v in [variant_named(BASELINE), default, *screen]:
+            reference = (SNET,) if i == 0 else ()
+            for v in [variant_named(BASELINE), default, *screen, *reference]:
                 name = f"{v.name}_s{seed}"
-                jobs.setdefault(name, dict(name=name, group=v.name, seed=seed, flagfile=FLAGFILE,
+                jobs.setdefault(name, dict(name=name, group=v.name, seed=seed, flagfile=v.flagfile,
                                            overrides=v.flags(epochs)))
         plan[epochs] = list(jobs.values())
     return plan
 
 
-def grid_stats(results, variant, grid):
-    """{width: (mean, half-range, n)} in points of `variant`'s calibrated top-1 over its seeds, at the
-    widths of `grid` it was evaluated at."""
+def grid_stats(results, variant, grid, key="calibrated"):
+    """{width: (mean, half-range, n)} in points of `variant`'s top-1 over its seeds, at the widths of
+    `grid` it was evaluated at: after BN calibration, or (key "switches") at its switches as evaluated
+    for the claims (an S-Net with its own BN statistics)."""
     per_width = {w: [] for w in grid}
     for r in results.values():
         if r["group"] == variant:
-            rows = {round(row["width"], 6): row["top1"] for row in r["calibrated"] if not row.get("stage_ratios")}
+            rows = {round(row["width"], 6): row["top1"] for row in r[key] if not row.get("stage_ratios")}
             for w in grid:
                 if round(w, 6) in rows:
                     per_width[w].append(100.0 * rows[round(w, 6)])
@@ -148,15 +161,38 @@ def _mean(gaps, keep):
     return float(np.mean(values)) if values else None
 
 
+def versus_snet(results, variant):
+    """`variant` against the S-Net at the 4 switches over the seeds both have (means, points).
+
+    Returns:
+        dict: held ("US-Net ≥ S-Net − 0.5 at every switch"), rows (`claims.claim_usnet_vs_snet`'s),
+        seeds; None without a shared seed.
+    """
+    seeds = sorted(set(seeds_of(results, variant)) & set(seeds_of(results, SNET.name)))
+    if not seeds:
+        return None
+    chosen = {k: r for k, r in results.items() if r["seed"] in seeds}
+    us = {w: s[0] for w, s in grid_stats(chosen, variant, SWITCHES4).items()}
+    snet = {w: s[0] for w, s in grid_stats(chosen, SNET.name, SWITCHES4, key="switches").items()}
+    held, rows = claim_usnet_vs_snet(us, snet, SWITCHES4)
+    return dict(held=held, rows=rows, seeds=seeds)
+
+
 def analyse_budgets(results_by_budget, grid, widths):
-    """{epochs: {"stats": {variant: grid_stats at `widths`}, "compare": {variant: compare(...) on
-    `grid`}}} for every budget."""
+    """For every budget {epochs: {"stats": {variant: grid_stats at `widths` (the S-Net's at its
+    switches)}, "compare": {rule: compare(...) on `grid`}, "snet": {rule: versus_snet(...)}}}."""
     analysis = {}
     for epochs, results in sorted(results_by_budget.items()):
-        variants = sorted({r["group"] for r in results.values()}, key=[v.name for v in VARIANTS].index)
-        entry = {"stats": {v: grid_stats(results, v, widths) for v in variants}, "compare": {}}
+        variants = sorted({r["group"] for r in results.values()}, key=[v.name for v in ALL_VARIANTS].index)
+        entry = {"stats": {}, "compare": {}, "snet": {}}
         for v in variants:
+            if v == SNET.name:
+                entry["stats"][v] = grid_stats(results, v, SWITCHES4, key="switches")
+                continue
+            entry["stats"][v] = grid_stats(results, v, widths)
             if v != BASELINE:
                 entry["compare"][v] = compare(results, v, grid)
+            if SNET.name in variants:
+                entry["snet"][v] = versus_snet(results, v)
         analysis[epochs] = entry
     return analysis

@@ -189,11 +189,11 @@ def evaluate_tflite(net, data, calibration, seed):
     return rows
 
 
-def run_evaluations(jobs, out, data, grid, epochs, log=print):
+def run_evaluations(jobs, out, data, grid, epochs, log=print, extras=True):
     """Evaluates every job, cached in its eval.json (kept while grid, --quick and epochs are the same).
 
-    The first seed's US-Net is also evaluated at nonuniform widths; its US-Net and 4-switch S-Net
-    as TFLite files.
+    With `extras` (the claims study), the first seed's US-Net is also evaluated at nonuniform
+    widths; its US-Net and 4-switch S-Net as TFLite files.
 
     Returns:
         {name: result of `evaluate_job`}.
@@ -214,8 +214,8 @@ def run_evaluations(jobs, out, data, grid, epochs, log=print):
         main = job["seed"] == first_seed
         log(f"[eval {i}/{len(jobs)}] {job['name']}")
         result = evaluate_job(job, model_dir, data, grid,
-                              do_stages=job["group"] == "us" and main,
-                              do_tflite=job["group"] in ("us", "s4") and main, log=log)
+                              do_stages=extras and job["group"] == "us" and main,
+                              do_tflite=extras and job["group"] in ("us", "s4") and main, log=log)
         result["key"] = key
         write_json_atomic(path, result, indent=1)
         results[job["name"]] = result
