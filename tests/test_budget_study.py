@@ -38,7 +38,7 @@ def test_plan_screens_every_rule_once_and_runs_baseline_and_default_everywhere()
     default = variant_named("gate")
     plan = plan_budget_jobs([8, 16], [0, 1], default)
     assert sorted(j["name"] for j in plan[8]) == sorted(
-        [f"{v.name}_s0" for v in VARIANTS] + ["nodistill_s1", "gate_s1", "s4_s0"])
+        [f"{v.name}_s0" for v in VARIANTS] + ["nodistill_s1", "gate_s1", "s4_s0", "naive_s0"])
     assert sorted(j["name"] for j in plan[16]) == ["gate_s0", "gate_s1", "nodistill_s0", "nodistill_s1", "s4_s0"]
     gate16 = next(j for j in plan[16] if j["name"] == "gate_s1")
     assert gate16["seed"] == 1 and gate16["group"] == "gate" and "--distill_gate=0.5" in gate16["overrides"]
@@ -47,6 +47,13 @@ def test_plan_screens_every_rule_once_and_runs_baseline_and_default_everywhere()
     assert snet["flagfile"] == "s_mbv1_fashion" and snet["overrides"] == [] and snet["group"] == "s4"
     cfg = config.parse(["prog", "--flagfile=s_mbv1_fashion", "--model_dir=x", *snet["overrides"]])
     assert cfg["mode"] == "slimmable" and cfg["width_mult_list"] == [0.25, 0.5, 0.75, 1.0]
+    naive = next(j for j in plan[8] if j["name"] == "naive_s0")
+    assert naive["flagfile"] == "naive_mbv1_fashion" and naive["overrides"] == []
+    us = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x"])
+    for name in ("s_mbv1_fashion", "naive_mbv1_fashion"):  # the references train with the US-Net's recipe
+        ref = config.parse(["prog", f"--flagfile={name}", "--model_dir=x"])
+        assert all(ref[k] == us[k] for k in ("epochs", "batch_size", "lr", "lr_schedule", "warmup_epochs",
+                                              "weight_decay", "arch", "dataset")), name
 
 
 def fake(group, seed, base, narrow_bonus, wide_bonus, grid):
@@ -66,13 +73,19 @@ def fake_results(grid, default_bonus=(0.004, 0.001), paper_bonus=(-0.01, -0.003)
     return res
 
 
-def with_snet(results, top1):
+def with_snet(results, top1, naive=None):
     """`results` and an S-Net of seed 0 with `top1` {switch: fraction} at its switches (its own BN
-    statistics) and a calibrated grid that would pass for another network."""
+    statistics) and a calibrated grid that would pass for another network; and a naive network of
+    seed 0 with `naive` {switch: fraction} after calibration (and other numbers without)."""
     switches = [{"width": w, "top1": a} for w, a in top1.items()]
     calibrated = [{"width": w, "top1": 0.99} for w in (0.25, 0.5, 0.75, 1.0)]
-    return {**results, "s4_s0": {"name": "s4_s0", "group": "s4", "seed": 0, "switches": switches,
-                                 "calibrated": calibrated}}
+    results = {**results, "s4_s0": {"name": "s4_s0", "group": "s4", "seed": 0, "switches": switches,
+                                    "calibrated": calibrated}}
+    if naive:
+        results["naive_s0"] = {"name": "naive_s0", "group": "naive", "seed": 0,
+                               "switches": [{"width": w, "top1": 0.1} for w in naive],
+                               "calibrated": [{"width": w, "top1": a} for w, a in naive.items()]}
+    return results
 
 
 def test_compare_gaps_over_shared_seeds_and_never_worse_rule():
@@ -99,14 +112,21 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
     grid = grid_widths(6)
     # seed 0 of gate: 85.4 at widths <= 0.5, 85.1 above; the S-Net 0.4 pt above at 0.25x, 0.6 at 0.75x
     snet = {0.25: 0.858, 0.5: 0.854, 0.75: 0.857, 1.0: 0.851}
-    analysis = analyse_budgets({8: with_snet(fake_results(grid), snet),
-                                16: fake_results(grid, paper_bonus=(0.002, 0.001))},
-                               grid, sorted(set(grid) | {0.5, 0.75}))
+    naive = {0.25: 0.852, 0.5: 0.855, 0.75: 0.853, 1.0: 0.85}
+    analysis = analyse_budgets({8: with_snet(fake_results(grid), snet, naive),
+                                16: with_snet(fake_results(grid, paper_bonus=(0.002, 0.001)), snet)},
+                               grid, sorted(set(grid) | {0.5, 0.75}), "gate")
     versus = analysis[8]["snet"]["gate"]
     assert versus["seeds"] == [0] and not versus["held"]
     assert [round(r["diff"], 6) for r in versus["rows"]] == [-0.4, 0.0, -0.6, 0.0]
     assert analysis[8]["stats"]["s4"][0.75] == (pytest.approx(85.7), 0.0, 1)
-    assert "s4" not in analysis[8]["compare"] and analysis[16]["snet"] == {}
+    assert "s4" not in analysis[8]["compare"] and "naive" not in analysis[8]["compare"]
+    assert "naive" not in analysis[8]["snet"] and analysis[16]["ablation"] is None  # no naive at 16
+    ablation = analysis[8]["ablation"]
+    assert ablation["seeds"] == [0] and [n for n, _ in ablation["rows"]] == ["s4", "naive", "nodistill", "gate"]
+    assert ablation["rows"][1][1] == {0.25: pytest.approx(85.2), 0.5: pytest.approx(85.5),
+                                      0.75: pytest.approx(85.3), 1.0: pytest.approx(85.0)}  # calibrated
+    assert ablation["rows"][3][1][0.25] == pytest.approx(85.4)  # gate, seed 0 only
     meta = {"command": "python -m training.reproduce --budget_study", "time": "T", "default": "gate",
             "seeds": [0, 1], "screen_epochs": 8, "calibration_images": 2048}
     path = tmp_path / "results.md"
@@ -123,6 +143,9 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
             "(US − S: 0.25× -0.40, 0.5× +0.00, 0.75× -0.60, 1× +0.00; seed 0)") in first
     assert "**does not hold** for `paper` (US − S: 0.25× -1.80, 0.5× -1.40, 0.75× -1.00, 1× -0.40; seed 0)" in first
     assert "| s4 | 1 | 85.80 | 85.40 | 85.70 | 85.10 | – | – | – | – | – |" in first
+    assert ("| naive | + one shared BN (statistics calibrated per width) | 85.20 (-0.60) | 85.50 (+0.10) "
+            "| 85.30 (-0.40) | 85.00 (-0.10) |") in first
+    assert "| gate | + in-place distillation (`gate`) | 85.40 (+0.40) | 85.40 (+0.40) |" in first
     path.write_text(first.replace("old claims", "new claims") + "\n## After\n")
     budget_report.write_budget_section(str(path), analysis, grid, meta)
     second = path.read_text()
@@ -141,7 +164,7 @@ def test_budgets_flag_is_checked():
 @pytest.mark.timeout(3600)
 @pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"), reason="needs dataset-fashion-mnist")
 def test_quick_budget_study_end_to_end(tmp_path):
-    """--budget_study --quick (9 short jobs, 2 at a time) writes its section into the report; a rerun resumes."""
+    """--budget_study --quick (10 short jobs, 2 at a time) writes its section into the report; a rerun resumes."""
     out, report = tmp_path / "rep", tmp_path / "results.md"
     report.write_text("# Report\n\nkept\n")
     command = [sys.executable, "-m", "training.reproduce", "--budget_study", "--quick", "--jobs_at_once=2",
@@ -154,14 +177,14 @@ def test_quick_budget_study_end_to_end(tmp_path):
     assert "**1 epochs**" in text and "**2 epochs**" in text
     assert text.count('"US-Net within 0.5 pt of the S-Net at the switches"') >= 2  # the default rule, each budget
     analysis = json.loads((out / "budget" / "analysis.json").read_text())["analysis"]
-    assert set(analysis) == {"1", "2"} and set(analysis["1"]["stats"]) == {v.name for v in VARIANTS} | {"s4"}
-    for budget, jobs in (("1", len(VARIANTS) + 1), ("2", 3)):
+    assert set(analysis) == {"1", "2"} and set(analysis["1"]["stats"]) == {v.name for v in VARIANTS} | {"s4", "naive"}
+    for budget, jobs in (("1", len(VARIANTS) + 2), ("2", 3)):
         for name in os.listdir(out / "budget" / f"e{budget}"):
             ev = json.loads((out / "budget" / f"e{budget}" / name / "eval.json").read_text())
             assert len(ev["calibrated"]) >= 6 and all(0 <= r["top1"] <= 1 for r in ev["calibrated"])
         assert len(os.listdir(out / "budget" / f"e{budget}")) == jobs
     again = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1200)
-    assert again.returncode == 0 and again.stdout.count("skipped") == len(VARIANTS) + 4, again.stdout
+    assert again.returncode == 0 and again.stdout.count("skipped") == len(VARIANTS) + 5, again.stdout
     assert report.read_text() == text  # same numbers, same section
 
 

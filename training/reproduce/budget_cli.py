@@ -84,7 +84,7 @@ def _evaluate(params, plan, out, walls, default):
     for epochs, jobs in plan.items():
         results[epochs] = run_evaluations(jobs, os.path.join(out, f"e{epochs}"), data, grid, epochs, extras=False)
         eval_seconds += sum(r.get("eval_seconds", 0.0) for r in results[epochs].values())
-    analysis = analyse_budgets(results, grid, sorted(set(grid) | set(SWITCHES4)))
+    analysis = analyse_budgets(results, grid, sorted(set(grid) | set(SWITCHES4)), default.name)
     train = list(walls.values())
     cpu = sum(w["cpu_seconds"] or 0.0 for w in train)
     time_text = (f"training: {len(train)} jobs, {sum(w['wall_seconds'] for w in train) / 60:.0f} min of job "

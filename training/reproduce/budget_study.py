@@ -5,7 +5,7 @@ use, measured against the same network without distillation at several training 
 - every seed: the US-Net without distillation (`nodistill`) and the default flagfile's rule;
 - the first seed: the 4-switch S-Net (`SNET`, the reference of "US-Net within 0.5 pt of the S-Net");
 - the first budget, the first seed: every other rule of `VARIANTS` (the screen that chose the
-  default).
+  default) and the naive shared-BN network (`NAIVE`: with the S-Net, why a US-Net trails it).
 Jobs go to OUT/budget/e{epochs}/{variant}_s{seed}; each is `training.main` with the variant's
 flagfile (the default one for the rules) and its flags after it. The analysis below is pure: results in, numbers out.
 """
@@ -72,7 +72,11 @@ BASELINE = "nodistill"
 # The reference of the "US-Net within 0.5 pt of the S-Net" claim, trained at every budget (first seed).
 SNET = Variant("s4", "S-Net, 4 switches (`s_mbv1_fashion`: switchable BN, every switch each step; "
                "no distillation)", distill=False, flagfile="s_mbv1_fashion")
-ALL_VARIANTS = VARIANTS + (SNET,)
+# With the S-Net, the ablation of why a US-Net trails it: the same switches each step with one shared
+# BN affine (statistics calibrated per width after training), trained at the first budget and seed.
+NAIVE = Variant("naive", "naive shared BN (`naive_mbv1_fashion`: the 4 switches each step, one BN; "
+                "statistics calibrated per width after training)", distill=False, flagfile="naive_mbv1_fashion")
+ALL_VARIANTS = VARIANTS + (SNET, NAIVE)
 
 
 def variant_named(name):
@@ -98,14 +102,14 @@ def plan_budget_jobs(budgets, seeds, default):
 
     Args:
         budgets: the epochs of each budget, the first the screen's.
-        seeds: every budget's seeds; the first also seeds the screen and the S-Net (`SNET`).
+        seeds: every budget's seeds; the first also seeds the screen (with `NAIVE`) and the S-Net (`SNET`).
         default: the `Variant` of the default flagfile.
     """
     plan = {}
     for b, epochs in enumerate(budgets):
         jobs = {}
         for i, seed in enumerate(seeds):
-            screen = VARIANTS if b == 0 and i == 0 else ()
+            screen = VARIANTS + (NAIVE,) if b == 0 and i == 0 else ()
             reference = (SNET,) if i == 0 else ()
             for v in [variant_named(BASELINE), default, *screen, *reference]:
                 name = f"{v.name}_s{seed}"
@@ -178,18 +182,42 @@ def versus_snet(results, variant):
     return dict(held=held, rows=rows, seeds=seeds)
 
 
-def analyse_budgets(results_by_budget, grid, widths):
+def snet_ablation(results, default):
+    """From the S-Net to the default US-Net one change at a time, at the 4 switches over the seeds all
+    four have: S-Net (private BN) → `NAIVE` (one shared BN) → `nodistill` (the sandwich's widths)
+    → `default` (in-place distillation).
+
+    Returns:
+        dict: seeds, rows [(variant, {switch: mean top-1 points})]; None unless all four were trained.
+    """
+    names = [SNET.name, NAIVE.name, BASELINE, default]
+    seeds = set(seeds_of(results, names[0]))
+    for name in names[1:]:
+        seeds &= set(seeds_of(results, name))
+    if not seeds:
+        return None
+    chosen = {k: r for k, r in results.items() if r["seed"] in seeds}
+    rows = [(name, {w: s[0] for w, s in grid_stats(chosen, name, SWITCHES4,
+                                                    key="switches" if name == SNET.name else "calibrated").items()})
+            for name in names]
+    return dict(seeds=sorted(seeds), rows=rows)
+
+
+def analyse_budgets(results_by_budget, grid, widths, default):
     """For every budget {epochs: {"stats": {variant: grid_stats at `widths` (the S-Net's at its
-    switches)}, "compare": {rule: compare(...) on `grid`}, "snet": {rule: versus_snet(...)}}}."""
+    switches)}, "compare": {rule: compare(...) on `grid`}, "snet": {rule: versus_snet(...)},
+    "ablation": snet_ablation(..., `default`)}}."""
     analysis = {}
     for epochs, results in sorted(results_by_budget.items()):
         variants = sorted({r["group"] for r in results.values()}, key=[v.name for v in ALL_VARIANTS].index)
-        entry = {"stats": {}, "compare": {}, "snet": {}}
+        entry = {"stats": {}, "compare": {}, "snet": {}, "ablation": snet_ablation(results, default)}
         for v in variants:
             if v == SNET.name:
                 entry["stats"][v] = grid_stats(results, v, SWITCHES4, key="switches")
                 continue
             entry["stats"][v] = grid_stats(results, v, widths)
+            if v == NAIVE.name:
+                continue
             if v != BASELINE:
                 entry["compare"][v] = compare(results, v, grid)
             if SNET.name in variants:
