@@ -67,6 +67,8 @@ VARIANTS = (
     Variant("gate", "soft targets where the widest width gives the label p ≥ 0.5, else labels",
             rule=(("distill_gate", 0.5),)),
     Variant("warmup", "labels for ¼ of the budget, then soft targets ramped in over ¼", warmup=0.25, ramp=0.25),
+    Variant("mix_t2", "½ labels + ½ soft targets at temperature 2",
+            rule=(("distill_weight", 0.5), ("distill_temperature", 2.0))),
 )
 BASELINE = "nodistill"
 # The reference of the "US-Net within 0.5 pt of the S-Net" claim, trained at every budget (first seed).
