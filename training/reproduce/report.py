@@ -162,11 +162,16 @@ def _collapse_text(name, m):
             + ("collapses" if m["collapsed"] else "does not collapse"))
 
 
+CLAIMS_SCOPE = ("The US-Nets of these claims distil with the US-Nets paper's rule (soft targets only) at this "
+                "study's budget; the [budget study](#budget-study-in-place-distillation--training-budget) below "
+                "checks claims 2 and 4 per budget with the default flagfile's rule.")
+
+
 def _claims(A, grid):
     """Claims 1-3: S-Net vs individual, US-Net vs S-Net and smoothness, collapse."""
     snet, usnet, smooth = A["claim_snet"], A["claim_usnet"], A["claim_smooth"]
     collapse, collapse_snet = A["claim_collapse"], A["claim_collapse_snet"]
-    return ["## Claims", "", (
+    return ["## Claims", "", CLAIMS_SCOPE, "", (
         f"1. **S-Net ≥ individual − {SNET_TOLERANCE} pt at each switch** (means over seeds): {_verdict(snet['held'])}. "
         + "; ".join(f"{r['width']:g}×: S {r['snet']:.2f} vs individual {r['individual']:.2f} ({r['diff']:+.2f})"
                     for r in snet["rows"]) + "."), (
