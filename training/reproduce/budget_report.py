@@ -53,7 +53,7 @@ def render(analysis, grid, meta):
               for v in VARIANTS]
     lines.append(f"- `{SNET.name}` (reference, every budget, seed {meta['seeds'][0]}): {SNET.label}; "
                  "at its switches with its own BN statistics")
-    lines.append(f"- `{NAIVE.name}` (reference, {meta['screen_epochs']} epochs, seed {meta['seeds'][0]}): {NAIVE.label}")
+    lines.append(f"- `{NAIVE.name}` (reference, every budget, seed {meta['seeds'][0]}): {NAIVE.label}")
     if meta.get("not_run"):
         lines += ["", f"Planned but not run (left out with `--jobs`): {', '.join(meta['not_run'])}."]
     lines += [""] + _claims(analysis, default)

@@ -3,9 +3,10 @@ use, measured against the same network without distillation at several training 
 
 `python -m training.reproduce --budget_study` trains, per budget of --budgets (epochs):
 - every seed: the US-Net without distillation (`nodistill`) and the default flagfile's rule;
-- the first seed: the 4-switch S-Net (`SNET`, the reference of "US-Net within 0.5 pt of the S-Net");
+- the first seed: the 4-switch S-Net (`SNET`, the reference of "US-Net within 0.5 pt of the S-Net")
+  and the naive shared-BN network (`NAIVE`: with the S-Net, why a US-Net trails it);
 - the first budget, the first seed: every other rule of `VARIANTS` (the screen that chose the
-  default) and the naive shared-BN network (`NAIVE`: with the S-Net, why a US-Net trails it).
+  default).
 Jobs go to OUT/budget/e{epochs}/{variant}_s{seed}; each is `training.main` with the variant's
 flagfile (the default one for the rules) and its flags after it. The analysis below is pure: results in, numbers out.
 """
@@ -75,7 +76,7 @@ BASELINE = "nodistill"
 SNET = Variant("s4", "S-Net, 4 switches (`s_mbv1_fashion`: switchable BN, every switch each step; "
                "no distillation)", distill=False, flagfile="s_mbv1_fashion")
 # With the S-Net, the ablation of why a US-Net trails it: the same switches each step with one shared
-# BN affine (statistics calibrated per width after training), trained at the first budget and seed.
+# BN affine (statistics calibrated per width after training), trained at every budget, first seed.
 NAIVE = Variant("naive", "naive shared BN (`naive_mbv1_fashion`: the 4 switches each step, one BN; "
                 "statistics calibrated per width after training)", distill=False, flagfile="naive_mbv1_fashion")
 ALL_VARIANTS = VARIANTS + (SNET, NAIVE)
@@ -104,15 +105,15 @@ def plan_budget_jobs(budgets, seeds, default):
 
     Args:
         budgets: the epochs of each budget, the first the screen's.
-        seeds: every budget's seeds; the first also seeds the screen (with `NAIVE`) and the S-Net (`SNET`).
+        seeds: every budget's seeds; the first also seeds the screen and the references (`SNET`, `NAIVE`).
         default: the `Variant` of the default flagfile.
     """
     plan = {}
     for b, epochs in enumerate(budgets):
         jobs = {}
         for i, seed in enumerate(seeds):
-            screen = VARIANTS + (NAIVE,) if b == 0 and i == 0 else ()
-            reference = (SNET,) if i == 0 else ()
+            screen = VARIANTS if b == 0 and i == 0 else ()
+            reference = (SNET, NAIVE) if i == 0 else ()
             for v in [variant_named(BASELINE), default, *screen, *reference]:
                 name = f"{v.name}_s{seed}"
                 jobs.setdefault(name, dict(name=name, group=v.name, seed=seed, flagfile=v.flagfile,
