@@ -8,7 +8,8 @@ use, measured against the same network without distillation at several training 
 - the first budget, the first seed: every other rule of `VARIANTS` (the screen that chose the
   default).
 Jobs go to OUT/budget/e{epochs}/{variant}_s{seed}; each is `training.main` with the variant's
-flagfile (the default one for the rules) and its flags after it. The analysis below is pure: results in, numbers out.
+flagfile (the default one for the rules) and its flags after it. The analysis below is pure:
+results in, numbers out.
 """
 
 from dataclasses import dataclass
