@@ -141,6 +141,12 @@ def seeds_of(results, variant):
     return sorted(r["seed"] for r in results.values() if r["group"] == variant)
 
 
+def on_shared_seeds(results, variants):
+    """(the seeds every one of `variants` has, sorted; the results of those seeds)."""
+    seeds = set.intersection(*(set(seeds_of(results, v)) for v in variants))
+    return sorted(seeds), {k: r for k, r in results.items() if r["seed"] in seeds}
+
+
 def compare(results, variant, grid, baseline=BASELINE):
     """`variant` − `baseline` over the seeds both have, in points.
 
@@ -149,8 +155,7 @@ def compare(results, variant, grid, baseline=BASELINE):
         at_1 (gap at 1.0), spread_1 (the larger half-range of the two at 1.0), worst (width, gap),
         never_worse (gap ≥ 0 at every width, at 1.0 ≥ −spread_1), seeds.
     """
-    seeds = sorted(set(seeds_of(results, variant)) & set(seeds_of(results, baseline)))
-    chosen = {k: r for k, r in results.items() if r["seed"] in seeds}
+    seeds, chosen = on_shared_seeds(results, [variant, baseline])
     a, b = grid_stats(chosen, variant, grid), grid_stats(chosen, baseline, grid)
     gaps = {w: a[w][0] - b[w][0] for w in grid if w in a and w in b}
     if not gaps:
@@ -176,10 +181,9 @@ def versus_snet(results, variant):
         dict: held ("US-Net ≥ S-Net − 0.5 at every switch"), rows (`claims.claim_usnet_vs_snet`'s),
         seeds; None without a shared seed.
     """
-    seeds = sorted(set(seeds_of(results, variant)) & set(seeds_of(results, SNET.name)))
+    seeds, chosen = on_shared_seeds(results, [variant, SNET.name])
     if not seeds:
         return None
-    chosen = {k: r for k, r in results.items() if r["seed"] in seeds}
     us = {w: s[0] for w, s in grid_stats(chosen, variant, SWITCHES4).items()}
     snet = {w: s[0] for w, s in grid_stats(chosen, SNET.name, SWITCHES4, key="switches").items()}
     held, rows = claim_usnet_vs_snet(us, snet, SWITCHES4)
@@ -195,16 +199,13 @@ def snet_ablation(results, default):
         dict: seeds, rows [(variant, {switch: mean top-1 points})]; None unless all four were trained.
     """
     names = [SNET.name, NAIVE.name, BASELINE, default]
-    seeds = set(seeds_of(results, names[0]))
-    for name in names[1:]:
-        seeds &= set(seeds_of(results, name))
+    seeds, chosen = on_shared_seeds(results, names)
     if not seeds:
         return None
-    chosen = {k: r for k, r in results.items() if r["seed"] in seeds}
     rows = [(name, {w: s[0] for w, s in grid_stats(chosen, name, SWITCHES4,
                                                     key="switches" if name == SNET.name else "calibrated").items()})
             for name in names]
-    return dict(seeds=sorted(seeds), rows=rows)
+    return dict(seeds=seeds, rows=rows)
 
 
 def analyse_budgets(results_by_budget, grid, widths, default):
