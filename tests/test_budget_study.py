@@ -204,3 +204,20 @@ def test_jobs_filter_keeps_what_it_names_at_every_budget():
         select_budget_jobs(plan, "e16/gate")
     with pytest.raises(ReproductionError, match="'greedy' names no job"):
         select_budget_jobs(plan, "greedy")
+
+
+def test_contenders_train_like_the_default_at_every_budget_and_seed():
+    from training.reproduce.budget_cli import contender_variants
+
+    contenders = contender_variants("mix_t2, warmup")
+    assert [v.name for v in contenders] == ["mix_t2", "warmup"]
+    plan = plan_budget_jobs([8, 16], [0, 1], variant_named("mix"), contenders)
+    names16 = sorted(j["name"] for j in plan[16])
+    assert names16 == sorted(["nodistill_s0", "nodistill_s1", "mix_s0", "mix_s1", "mix_t2_s0", "mix_t2_s1",
+                              "warmup_s0", "warmup_s1", "s4_s0", "naive_s0"])
+    assert len(plan[8]) == len({j["name"] for j in plan[8]})  # the screen's job is not planned twice
+    warm16 = next(j for j in plan[16] if j["name"] == "warmup_s1")
+    assert "--distill_warmup_epochs=4" in warm16["overrides"]  # the rule at this budget
+    assert contender_variants("") == []
+    with pytest.raises(ReproductionError, match="'s4' is not a rule of the study"):
+        contender_variants("s4")  # references are not rules

@@ -6,7 +6,7 @@ import time
 
 from slimkeras.io import write_json_atomic
 from training import config as training_config
-from training.reproduce.budget_study import FLAGFILE, analyse_budgets, default_variant, plan_budget_jobs
+from training.reproduce.budget_study import FLAGFILE, VARIANTS, analyse_budgets, default_variant, plan_budget_jobs
 from training.reproduce.jobs import ReproductionError, matching_jobs, run_pool
 from training.reproduce.machine import elapsed
 from training.reproduce.study import SWITCHES4, grid_widths
@@ -20,6 +20,20 @@ def default_rule_variant():
         raise ReproductionError(f"the distillation settings of training/flags/{FLAGFILE}.flags are none of the "
                                 "study's rules (training/reproduce/budget_study.py VARIANTS): add them there")
     return variant
+
+
+def contender_variants(names):
+    """The rules of `VARIANTS` a comma list `names` (--contenders) names.
+
+    Raises:
+        ReproductionError: a name that is not a rule of the study.
+    """
+    rules = {v.name: v for v in VARIANTS}
+    chosen = [n.strip() for n in (names or "").split(",") if n.strip()]
+    for n in chosen:
+        if n not in rules:
+            raise ReproductionError(f"--contenders: {n!r} is not a rule of the study; allowed: {', '.join(rules)}")
+    return [rules[n] for n in chosen]
 
 
 def select_budget_jobs(plan, patterns):
@@ -54,7 +68,7 @@ def budget_study(params):
     """
     t0 = time.time()
     default = default_rule_variant()
-    planned = plan_budget_jobs(params.budgets, params.seeds, default)
+    planned = plan_budget_jobs(params.budgets, params.seeds, default, contender_variants(params.contenders))
     plan = select_budget_jobs(planned, params.jobs)
     out = os.path.join(os.path.abspath(params.out), "budget")
     total = sum(len(j) for j in plan.values())

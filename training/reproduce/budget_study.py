@@ -6,7 +6,9 @@ use, measured against the same network without distillation at several training 
 - the first seed: the 4-switch S-Net (`SNET`, the reference of "US-Net within 0.5 pt of the S-Net")
   and the naive shared-BN network (`NAIVE`: with the S-Net, why a US-Net trails it);
 - the first budget, the first seed: every other rule of `VARIANTS` (the screen that chose the
-  default).
+  default);
+- every budget, every seed: the contenders (`--contenders`), rules of the screen measured like the
+  default before one replaces it.
 Jobs go to OUT/budget/e{epochs}/{variant}_s{seed}; each is `training.main` with the variant's
 flagfile (the default one for the rules) and its flags after it. The analysis below is pure:
 results in, numbers out.
@@ -101,13 +103,14 @@ def default_variant(config, epochs):
     return None
 
 
-def plan_budget_jobs(budgets, seeds, default):
+def plan_budget_jobs(budgets, seeds, default, contenders=()):
     """{epochs: [job dicts]} of the study (job dicts as `jobs.plan_jobs`'s, group = variant name).
 
     Args:
         budgets: the epochs of each budget, the first the screen's.
         seeds: every budget's seeds; the first also seeds the screen and the references (`SNET`, `NAIVE`).
         default: the `Variant` of the default flagfile.
+        contenders: `Variant`s trained like the default, at every budget and seed.
     """
     plan = {}
     for b, epochs in enumerate(budgets):
@@ -115,7 +118,7 @@ def plan_budget_jobs(budgets, seeds, default):
         for i, seed in enumerate(seeds):
             screen = VARIANTS if b == 0 and i == 0 else ()
             reference = (SNET, NAIVE) if i == 0 else ()
-            for v in [variant_named(BASELINE), default, *screen, *reference]:
+            for v in [variant_named(BASELINE), default, *contenders, *screen, *reference]:
                 name = f"{v.name}_s{seed}"
                 jobs.setdefault(name, dict(name=name, group=v.name, seed=seed, flagfile=v.flagfile,
                                            overrides=v.flags(epochs)))

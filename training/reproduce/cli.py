@@ -37,6 +37,7 @@ class ReproduceParams:
         budget_study: run the distillation budget study (`budget_study`) instead of the claims.
         budgets: its budgets (epochs), the first also the screen's.
         at_once: training jobs run side by side (`jobs.run_jobs`).
+        contenders: comma list of the study's rules trained like the default, at every budget and seed.
     """
 
     epochs: int
@@ -51,6 +52,7 @@ class ReproduceParams:
     budget_study: bool = False
     budgets: tuple = ()
     at_once: int = 1
+    contenders: str = ""
 
 
 def parse_args(argv=None):
@@ -75,6 +77,8 @@ def parse_args(argv=None):
                    help="the distillation rules x budgets study (its section of the report) instead of the claims")
     p.add_argument("--budgets", default=DEFAULT_BUDGETS,
                    help=f"epochs of each budget of --budget_study (default {DEFAULT_BUDGETS}; --quick: 1,2)")
+    p.add_argument("--contenders", default="",
+                   help="--budget_study: rules (comma list) trained like the default rule at every budget and seed")
     argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else DEFAULT_EPOCHS)
@@ -105,7 +109,8 @@ def parse_args(argv=None):
     return ReproduceParams(epochs=epochs, seeds=seeds, out=args.out, quick=args.quick, jobs=args.jobs, widths=widths,
                            report=report, train_only=args.train_only,
                            command="python -m training.reproduce" + "".join(f" {a}" for a in argv),
-                           budget_study=args.budget_study, budgets=budgets, at_once=args.jobs_at_once)
+                           budget_study=args.budget_study, budgets=budgets, at_once=args.jobs_at_once,
+                           contenders=args.contenders)
 
 
 def main(argv=None):
