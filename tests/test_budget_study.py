@@ -147,6 +147,14 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
     assert ("| naive | + one shared BN (statistics calibrated per width) | 85.20 (-0.60) | 85.50 (+0.10) "
             "| 85.30 (-0.40) | 85.00 (-0.10) |") in first
     assert "| gate | + in-place distillation (`gate`) | 85.40 (+0.40) | 85.40 (+0.40) |" in first
+    assert "the paper's rule (`paper`) **does not help**" in first and "the contender" not in first
+    with_contender = budget_report.render(analysis, grid, dict(meta, contenders=["paper"]))
+    assert "without distillation at every budget and seed, `paper`;" in with_contender
+    assert ("**8 epochs**: the default rule `gate` **helps**" in with_contender
+            and "the paper's rule (`paper`)" not in with_contender)  # stated once, as the contender
+    assert ("the contender `paper` **does not help** the narrow widths (-1.00 pt" in with_contender
+            and "**worse** than no distillation at 0.25× (-1.00), 0.4× (-1.00), 0.55× (-0.30), 0.7× (-0.30), "
+                "0.85× (-0.30), 1× (-0.30)" in with_contender)
     path.write_text(first.replace("old claims", "new claims") + "\n## After\n")
     budget_report.write_budget_section(str(path), analysis, grid, meta)
     second = path.read_text()

@@ -105,6 +105,7 @@ def _evaluate(params, plan, out, walls, default):
                  f"wall time summed over the jobs" + (f", {cpu / 60:.0f} CPU-min" if cpu else "")
                  + f"; evaluation: {eval_seconds / 60:.1f} min")
     meta = {"command": params.command, "time": time_text, "default": default.name, "seeds": params.seeds,
+            "contenders": [v.name for v in contender_variants(params.contenders)],
             "screen_epochs": params.budgets[0], "calibration_images": data.calibration_count}
     return analysis, meta
 

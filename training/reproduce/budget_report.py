@@ -39,7 +39,9 @@ def render(analysis, grid, meta):
     default = meta["default"]
     lines = [BEGIN, "## Budget study: in-place distillation × training budget", "",
              f"Command: `{meta['command']}` ({meta['time']}). The default flagfile's US-Net (`{default}`) and "
-             f"the same network without distillation at every budget and seed; the other rules at "
+             f"the same network without distillation at every budget and seed"
+             + "".join(f", `{c}`" for c in meta.get("contenders", []))
+             + f"; the other rules at "
              f"{meta['screen_epochs']} epochs, seed {meta['seeds'][0]} (the screen that chose the default). "
              f"Budgets (epochs): {', '.join(str(e) for e in analysis)}; seeds {', '.join(map(str, meta['seeds']))}. "
              f"Top-1 (%) on the 10,000 test images after BN calibration ({meta['calibration_images']} images), "
@@ -53,30 +55,38 @@ def render(analysis, grid, meta):
     lines.append(f"- `{NAIVE.name}` (reference, every budget, seed {meta['seeds'][0]}): {NAIVE.label}")
     if meta.get("not_run"):
         lines += ["", f"Planned but not run (left out with `--jobs`): {', '.join(meta['not_run'])}."]
-    lines += [""] + _claims(analysis, default)
+    lines += [""] + _claims(analysis, default, meta.get("contenders", []))
     for epochs, entry in analysis.items():
         lines += _budget_table(epochs, entry, grid) + _ablation_table(entry.get("ablation"), default)
     lines += [END, ""]
     return "\n".join(lines)
 
 
-def _claims(analysis, default):
+def _claims(analysis, default, contenders):
     lines = ["### Claims by budget", ""]
     for epochs, entry in analysis.items():
-        paper, chosen = entry["compare"].get("paper"), entry["compare"].get(default)
+        paper = entry["compare"].get("paper")
         parts = []
-        if paper:
+        if paper and "paper" not in [default, *contenders]:
             parts.append(f"the paper's rule (`paper`) {_helps(paper)}")
-        if chosen and default != "paper":
-            parts.append(f"the default rule `{default}` {_helps(chosen)}; "
-                         + ("never worse than no distillation" if chosen["never_worse"] else
-                            f"**worse** than no distillation at {chosen['worst'][0]:.3g}× ({chosen['worst'][1]:+.2f})"))
-        for name in dict.fromkeys([default, "paper"]):
+        for name in [default, *contenders]:
+            chosen = entry["compare"].get(name)
+            if chosen:
+                role = "the default rule" if name == default else "the contender"
+                parts.append(f"{role} `{name}` {_helps(chosen)}; " + _never_worse(chosen))
+        for name in dict.fromkeys([default, *contenders, "paper"]):
             versus = entry.get("snet", {}).get(name)
             if versus:
                 parts.append(_versus_snet(name, versus))
         lines.append(f"- **{epochs} epochs**: " + "; ".join(parts) + ".")
     return lines + [""]
+
+
+def _never_worse(c):
+    if c["never_worse"]:
+        return "never worse than no distillation"
+    worse = sorted((w, g) for w, g in c["gaps"].items() if g < 0 and not (w == max(c["gaps"]) and g >= -c["spread_1"]))
+    return "**worse** than no distillation at " + ", ".join(f"{w:.3g}× ({g:+.2f})" for w, g in worse)
 
 
 def _versus_snet(name, versus):
