@@ -149,7 +149,7 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
     assert "| gate | + in-place distillation (`gate`) | 85.40 (+0.40) | 85.40 (+0.40) |" in first
     assert "the paper's rule (`paper`) **does not help**" in first and "the contender" not in first
     with_contender = budget_report.render(analysis, grid, dict(meta, contenders=["paper"]))
-    assert "without distillation at every budget and seed, `paper`;" in with_contender
+    assert "US-Net (`gate`), the contender `paper` (`--contenders`), and the same network" in with_contender
     assert ("**8 epochs**: the default rule `gate` **helps**" in with_contender
             and "the paper's rule (`paper`)" not in with_contender)  # stated once, as the contender
     assert ("the contender `paper` **does not help** the narrow widths (-1.00 pt" in with_contender

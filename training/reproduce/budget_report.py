@@ -38,10 +38,9 @@ def render(analysis, grid, meta):
     """The section's markdown (markers included)."""
     default = meta["default"]
     lines = [BEGIN, "## Budget study: in-place distillation × training budget", "",
-             f"Command: `{meta['command']}` ({meta['time']}). The default flagfile's US-Net (`{default}`) and "
-             f"the same network without distillation at every budget and seed"
-             + "".join(f", `{c}`" for c in meta.get("contenders", []))
-             + f"; the other rules at "
+             f"Command: `{meta['command']}` ({meta['time']}). The default flagfile's US-Net (`{default}`), "
+             + "".join(f"the contender `{c}` (`--contenders`), " for c in meta.get("contenders", []))
+             + f"and the same network without distillation at every budget and seed; the other rules at "
              f"{meta['screen_epochs']} epochs, seed {meta['seeds'][0]} (the screen that chose the default). "
              f"Budgets (epochs): {', '.join(str(e) for e in analysis)}; seeds {', '.join(map(str, meta['seeds']))}. "
              f"Top-1 (%) on the 10,000 test images after BN calibration ({meta['calibration_images']} images), "
