@@ -12,9 +12,10 @@ JUNIT := /usr/share/java/junit-platform-console-standalone.jar
 setup: $(STAMP) system-packages
 
 # The pinned requirements, then the project itself (editable; --no-deps keeps the pins in force,
-# --no-build-isolation builds with the pinned setuptools, offline).
+# --no-build-isolation builds with the pinned setuptools, offline). An existing venv is kept: `venv`
+# run again by another python3 rewrites its pyvenv.cfg and breaks it.
 $(STAMP): requirements.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
