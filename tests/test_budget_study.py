@@ -101,12 +101,14 @@ def test_compare_gaps_over_shared_seeds_and_never_worse_rule():
     # at 1.0 a loss inside the seed spread is tolerated, one outside it is not
     res = fake_results(grid, default_bonus=(0.004, 0.0))
     res["gate_s0"]["calibrated"][-1]["top1"] -= 0.001  # -0.05 pt mean at 1.0, spread 0.05-0.1
-    assert compare(res, "gate", grid)["never_worse"]
+    assert compare(res, "gate", grid)["never_worse"] and compare(res, "gate", grid)["worse"] == []
     res["gate_s1"]["calibrated"][-1]["top1"] -= 0.01  # both seeds ~1 pt lower, spread still 0.1
-    assert not compare(res, "gate", grid)["never_worse"]
+    c = compare(res, "gate", grid)
+    assert not c["never_worse"] and [w for w, _ in c["worse"]] == [1.0]
     res = fake_results(grid, default_bonus=(0.004, 0.0))
     res["gate_s1"]["calibrated"][1]["top1"] -= 0.02  # a narrow width worse: never tolerated
-    assert not compare(res, "gate", grid)["never_worse"]
+    c = compare(res, "gate", grid)
+    assert not c["never_worse"] and c["worse"] == [(grid[1], pytest.approx(-0.6))]
 
 
 def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):

@@ -68,7 +68,8 @@ def budget_study(params):
     """
     t0 = time.time()
     default = default_rule_variant()
-    planned = plan_budget_jobs(params.budgets, params.seeds, default, contender_variants(params.contenders))
+    contenders = contender_variants(params.contenders)
+    planned = plan_budget_jobs(params.budgets, params.seeds, default, contenders)
     plan = select_budget_jobs(planned, params.jobs)
     out = os.path.join(os.path.abspath(params.out), "budget")
     total = sum(len(j) for j in plan.values())
@@ -78,7 +79,7 @@ def budget_study(params):
                       for epochs, jobs in plan.items() for job in jobs], params.quick, at_once=params.at_once)
     if params.train_only:
         return
-    analysis, meta = _evaluate(params, plan, out, walls, default)
+    analysis, meta = _evaluate(params, plan, out, walls, default, contenders)
     meta["not_run"] = [f"{j['name']} ({epochs} epochs)" for epochs, jobs in planned.items() for j in jobs
                        if j not in plan.get(epochs, [])]
     from training.reproduce.budget_report import write_budget_section
@@ -89,7 +90,7 @@ def budget_study(params):
     print(f"Wrote the budget study into {params.report} ({elapsed(t0)} elapsed)", flush=True)
 
 
-def _evaluate(params, plan, out, walls, default):
+def _evaluate(params, plan, out, walls, default, contenders):
     from training.reproduce.evaluate import EvalData, run_evaluations
 
     data = EvalData(params.quick)
@@ -105,7 +106,7 @@ def _evaluate(params, plan, out, walls, default):
                  f"wall time summed over the jobs" + (f", {cpu / 60:.0f} CPU-min" if cpu else "")
                  + f"; evaluation: {eval_seconds / 60:.1f} min")
     meta = {"command": params.command, "time": time_text, "default": default.name, "seeds": params.seeds,
-            "contenders": [v.name for v in contender_variants(params.contenders)],
+            "contenders": [v.name for v in contenders],
             "screen_epochs": params.budgets[0], "calibration_images": data.calibration_count}
     return analysis, meta
 

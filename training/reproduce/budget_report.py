@@ -84,8 +84,7 @@ def _claims(analysis, default, contenders):
 def _never_worse(c):
     if c["never_worse"]:
         return "never worse than no distillation"
-    worse = sorted((w, g) for w, g in c["gaps"].items() if g < 0 and not (w == max(c["gaps"]) and g >= -c["spread_1"]))
-    return "**worse** than no distillation at " + ", ".join(f"{w:.3g}× ({g:+.2f})" for w, g in worse)
+    return "**worse** than no distillation at " + ", ".join(f"{w:.3g}× ({g:+.2f})" for w, g in c["worse"])
 
 
 def _versus_snet(name, versus):

@@ -156,7 +156,8 @@ def compare(results, variant, grid, baseline=BASELINE):
     Returns:
         dict: gaps {width: mean gap}, narrow (mean over widths ≤ 0.5), wide (> 0.5), at_025,
         at_1 (gap at 1.0), spread_1 (the larger half-range of the two at 1.0), worst (width, gap),
-        never_worse (gap ≥ 0 at every width, at 1.0 ≥ −spread_1), seeds.
+        worse ([(width, gap)] that break "gap ≥ 0 at every width, at 1.0 ≥ −spread_1", by width),
+        never_worse (none does), seeds.
     """
     seeds, chosen = on_shared_seeds(results, [variant, baseline])
     a, b = grid_stats(chosen, variant, grid), grid_stats(chosen, baseline, grid)
@@ -166,10 +167,10 @@ def compare(results, variant, grid, baseline=BASELINE):
     top = max(gaps)
     spread = max(a[top][1], b[top][1])
     worst = min(gaps.items(), key=lambda kv: kv[1])
-    never_worse = all(g >= 0 for w, g in gaps.items() if w != top) and gaps[top] >= -spread
+    worse = sorted((w, g) for w, g in gaps.items() if g < (-spread if w == top else 0))
     return dict(gaps=gaps, seeds=seeds, narrow=_mean(gaps, lambda w: w <= 0.5 + 1e-9),
                 wide=_mean(gaps, lambda w: w > 0.5 + 1e-9), at_025=gaps.get(min(gaps)), at_1=gaps[top],
-                spread_1=spread, worst=worst, never_worse=never_worse)
+                spread_1=spread, worst=worst, worse=worse, never_worse=not worse)
 
 
 def _mean(gaps, keep):
