@@ -124,8 +124,20 @@ def test_soft_target_weight_warms_up_then_ramps(warmup, ramp, epoch, want):
     assert abs(loss - ((1 - want) * hard + want * soft)) < 1e-5
 
 
+@pytest.mark.parametrize("temperature, ramp, epoch, want", [
+    (2.0, 0.0, 0.0, 2.0), (2.0, 4.0, 0.0, 1.0), (2.0, 4.0, 2.0, 1.5), (2.0, 4.0, 9.0, 2.0), (3.0, 2.0, 1.5, 2.5)])
+def test_temperature_rises_from_one_over_its_ramp(temperature, ramp, epoch, want):
+    rule = rules.DistillRule(weight=0.5, temperature=temperature, temperature_ramp_epochs=ramp)
+    assert abs(float(rules.distill_temperature(rule, epoch)) - want) < 1e-6
+    rng = np.random.default_rng(2)
+    student, teacher = rng.normal(size=(8, 4)) * 2, rng.normal(size=(8, 4)) * 3
+    labels = rng.integers(0, 4, 8)
+    loss = rules.distill_loss(tf.constant(student), tf.constant(labels), tf.constant(teacher), rule, epoch)
+    assert abs(float(loss) - reference_distill_loss(student, labels, teacher, 0.5, want, 0.0)) < 1e-6
+
+
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(weight=1.5), "weight must be in"), (dict(warmup_epochs=-1), "warmup_epochs must be"),
+    (dict(weight=1.5), "weight must be in"), (dict(temperature_ramp_epochs=-2), "temperature_ramp_epochs must be"), (dict(warmup_epochs=-1), "warmup_epochs must be"),
     (dict(ramp_epochs=-0.5), "ramp_epochs must be"), (dict(temperature=0), "temperature must be"),
     (dict(gate=2), "gate must be in")])
 def test_distill_rule_rejects_bad_values_and_flags_name_them(kwargs, message, tmp_path):
@@ -174,7 +186,8 @@ def tiny_net(mode):
     return slimkeras.models.mobilenet_v1(bn=bn, input_shape=(12, 12, 1), num_classes=5, **kwargs)
 
 
-GATED_MIX = rules.DistillRule(weight=0.6, temperature=2.0, gate=0.15, warmup_epochs=0.5, ramp_epochs=1.0)
+GATED_MIX = rules.DistillRule(weight=0.6, temperature=2.0, gate=0.15, warmup_epochs=0.5, ramp_epochs=1.0,
+                              temperature_ramp_epochs=4.0)
 
 
 @pytest.mark.parametrize("mode, distill, rule", [
@@ -191,7 +204,7 @@ def test_train_step_applies_the_sum_of_the_widths_gradients_once(mode, distill, 
     trainer.compile(optimizer=optimizer)
     trainer(images[:1], training=True)
     optimizer.build(trainer.trainable_variables)
-    optimizer.iterations.assign(2)  # epoch 1.0: GATED_MIX's ramp is half-way (soft share 0.3)
+    optimizer.iterations.assign(2)  # epoch 1.0: GATED_MIX's soft share 0.3 (ramp half-way), temperature 1.25
     before = [v.numpy().copy() for v in net.trainable_variables]
     # the reference: each width's loss and gradient computed by hand, summed
     widths = rules.training_widths(mode, net.width_spec, 3, 2, 3).numpy()
@@ -207,7 +220,7 @@ def test_train_step_applies_the_sum_of_the_widths_gradients_once(mode, distill, 
                 loss = tf.reduce_mean(-tf.reduce_sum(tf.nn.softmax(teacher) * tf.nn.log_softmax(logits), -1))
             else:
                 hard = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
-                t = rule.temperature
+                t = 1.25
                 soft = -tf.reduce_sum(tf.nn.softmax(teacher / t) * tf.nn.log_softmax(logits / t), -1) * t * t
                 share = 0.3 * tf.cast(tf.gather(tf.nn.softmax(teacher), labels, batch_dims=1) >= rule.gate,
                                       tf.float32)

@@ -77,6 +77,9 @@ def define_distill_flags(fv):
                    "--distill_weight over this many epochs.", flag_values=fv)
     d.DEFINE_float("distill_temperature", 1.0, "Softmax temperature of teacher and student (loss times T^2).",
                    flag_values=fv)
+    d.DEFINE_float("distill_temperature_ramp_epochs", 0.0, "Raise the temperature linearly from 1 to "
+                   "--distill_temperature over this many epochs (0: that temperature from the start).",
+                   flag_values=fv)
     d.DEFINE_float("distill_gate", 0.0, "Distil an image only where the widest width gives its label at "
                    "least this probability (0: every image).", flag_values=fv)
 
@@ -85,6 +88,7 @@ def distill_rule(c):
     """The `rules.DistillRule` of the --distill_* flags of the settings `c`."""
     return rules.DistillRule(weight=c["distill_weight"], warmup_epochs=c["distill_warmup_epochs"],
                              ramp_epochs=c["distill_ramp_epochs"], temperature=c["distill_temperature"],
+                             temperature_ramp_epochs=c["distill_temperature_ramp_epochs"],
                              gate=c["distill_gate"])
 
 

@@ -67,16 +67,19 @@ class DistillRule:
 
     Per image, a narrower width's loss is `(1 - a) * label loss + a * soft loss`,
     `a = soft_target_weight(epoch) * gate`, where the soft loss is the cross-entropy
-    against the widest width's probabilities at `temperature` (times T², so its
-    gradient keeps its scale) and `gate` is 1 where the widest width gives the
-    image's label a probability >= `gate`, else 0. The defaults are the paper's
-    rule: soft targets only, from the first step, for every image.
+    against the widest width's probabilities at temperature T = `distill_temperature(epoch)`
+    (times T², so its gradient keeps its scale) and `gate` is 1 where the widest
+    width gives the image's label a probability >= `gate`, else 0. The defaults are
+    the paper's rule: soft targets only, from the first step, for every image.
 
     Args:
         weight: the soft loss's share once fully on, in [0, 1].
         warmup_epochs: before this many epochs, labels only.
         ramp_epochs: then the share grows linearly from 0 to `weight` over this many epochs.
         temperature: softens teacher and student alike (> 0).
+        temperature_ramp_epochs: the temperature rises linearly from 1 at the start to
+            `temperature` at this epoch (0: `temperature` from the first step); a teacher
+            that is still poor early on gives flat targets at T > 1.
         gate: in [0, 1]; 0 distils every image.
     """
 
@@ -84,12 +87,13 @@ class DistillRule:
     warmup_epochs: float = 0.0
     ramp_epochs: float = 0.0
     temperature: float = 1.0
+    temperature_ramp_epochs: float = 0.0
     gate: float = 0.0
 
     def __post_init__(self):
         if not 0.0 <= self.weight <= 1.0:
             raise ValueError(f"weight must be in [0, 1], got {self.weight}.")
-        for name in ("warmup_epochs", "ramp_epochs"):
+        for name in ("warmup_epochs", "ramp_epochs", "temperature_ramp_epochs"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}.")
         if self.temperature <= 0:
@@ -109,6 +113,16 @@ def soft_target_weight(rule, epoch):
     return rule.weight * ramp
 
 
+def distill_temperature(rule, epoch):
+    """The temperature at `epoch` (a float tensor): `rule.temperature`, reached linearly from 1
+    over `rule.temperature_ramp_epochs`."""
+    epoch = tf.cast(epoch, tf.float32)
+    if rule.temperature_ramp_epochs <= 0:
+        return tf.constant(rule.temperature, tf.float32)
+    progress = tf.clip_by_value(epoch / rule.temperature_ramp_epochs, 0.0, 1.0)
+    return 1.0 + (rule.temperature - 1.0) * progress
+
+
 def distillation_target(logits, temperature=1.0):
     """The widest width's probabilities at `temperature` as a target: no gradient flows back through it."""
     return tf.stop_gradient(tf.nn.softmax(logits / temperature))
@@ -118,7 +132,7 @@ def distill_loss(logits, labels, teacher_logits, rule, epoch, label_smoothing=0.
     """Mean loss of a narrower width under in-place distillation with `rule` (see `DistillRule`)."""
     labels = tf.cast(labels, tf.int32)
     teacher_logits = tf.stop_gradient(teacher_logits)
-    t = rule.temperature
+    t = tf.cast(distill_temperature(rule, epoch), logits.dtype)
     soft = -tf.reduce_sum(distillation_target(teacher_logits, t) * tf.nn.log_softmax(logits / t), axis=-1) * t * t
     share = tf.cast(soft_target_weight(rule, epoch), soft.dtype) * tf.ones_like(soft)
     if rule.gate > 0:
