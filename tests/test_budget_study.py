@@ -29,7 +29,8 @@ def test_each_variant_parses_to_its_rule_and_is_recognised_as_the_default():
     assert (cfg["distill_warmup_epochs"], cfg["distill_ramp_epochs"]) == (4.0, 4.0)  # a quarter of 16 each
     assert default_variant(cfg, 8) != warm  # the warm-up scales with the budget
     tramp = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x", *variant_named("mix_tramp").flags(16)])
-    assert (tramp["distill_temperature"], tramp["distill_temperature_ramp_epochs"]) == (2.0, 16.0)  # over the run
+    assert (tramp["distill_temperature"], tramp["distill_temperature_ramp"]) == (2.0, 1.0)  # over the run
+    assert config.distill_rule(dict(tramp, epochs=16)).temperature_ramp_epochs == 16.0
     # the shipped default flagfile is one of the study's rules
     assert default_variant(config.parse(["prog", "--flagfile=us_mbv1_fashion"]), 8) is not None
     with pytest.raises(ReproductionError, match="unknown variant 'greedy'"):

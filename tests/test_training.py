@@ -137,7 +137,7 @@ def test_temperature_rises_from_one_over_its_ramp(temperature, ramp, epoch, want
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(weight=1.5), "weight must be in"), (dict(temperature_ramp_epochs=-2), "temperature_ramp_epochs must be"), (dict(warmup_epochs=-1), "warmup_epochs must be"),
+    (dict(weight=1.5), "weight must be in"), (dict(warmup_epochs=-1), "warmup_epochs must be"),
     (dict(ramp_epochs=-0.5), "ramp_epochs must be"), (dict(temperature=0), "temperature must be"),
     (dict(gate=2), "gate must be in")])
 def test_distill_rule_rejects_bad_values_and_flags_name_them(kwargs, message, tmp_path):
@@ -147,6 +147,16 @@ def test_distill_rule_rejects_bad_values_and_flags_name_them(kwargs, message, tm
     with pytest.raises(config.ConfigError, match=f"--distill_{message}"):
         config.parse(["prog", f"--model_dir={tmp_path}", "--mode=universal", "--width_mult_range=0.25,1",
                       f"--distill_{name}={value}"])
+
+
+def test_temperature_ramp_is_a_share_of_the_run(tmp_path):
+    argv = ["prog", f"--model_dir={tmp_path}", "--mode=universal", "--width_mult_range=0.25,1", "--epochs=12"]
+    c = config.parse(argv + ["--distill_temperature=2", "--distill_temperature_ramp=0.5"])
+    assert config.distill_rule(c).temperature_ramp_epochs == 6.0
+    with pytest.raises(config.ConfigError, match=r"--distill_temperature_ramp must be in \[0, 1\].*got 1.5"):
+        config.parse(argv + ["--distill_temperature_ramp=1.5"])
+    with pytest.raises(ValueError, match="temperature_ramp_epochs must be >= 0"):
+        rules.DistillRule(temperature_ramp_epochs=-2)
 
 
 def test_label_smoothing():

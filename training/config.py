@@ -77,9 +77,9 @@ def define_distill_flags(fv):
                    "--distill_weight over this many epochs.", flag_values=fv)
     d.DEFINE_float("distill_temperature", 1.0, "Softmax temperature of teacher and student (loss times T^2).",
                    flag_values=fv)
-    d.DEFINE_float("distill_temperature_ramp_epochs", 0.0, "Raise the temperature linearly from 1 to "
-                   "--distill_temperature over this many epochs (0: that temperature from the start).",
-                   flag_values=fv)
+    d.DEFINE_float("distill_temperature_ramp", 0.0, "Raise the temperature linearly from 1 to "
+                   "--distill_temperature over this share of the run, in [0, 1] (it scales with --epochs "
+                   "like the learning-rate schedule; 0: that temperature from the start).", flag_values=fv)
     d.DEFINE_float("distill_gate", 0.0, "Distil an image only where the widest width gives its label at "
                    "least this probability (0: every image).", flag_values=fv)
 
@@ -88,7 +88,7 @@ def distill_rule(c):
     """The `rules.DistillRule` of the --distill_* flags of the settings `c`."""
     return rules.DistillRule(weight=c["distill_weight"], warmup_epochs=c["distill_warmup_epochs"],
                              ramp_epochs=c["distill_ramp_epochs"], temperature=c["distill_temperature"],
-                             temperature_ramp_epochs=c["distill_temperature_ramp_epochs"],
+                             temperature_ramp_epochs=c["distill_temperature_ramp"] * c["epochs"],
                              gate=c["distill_gate"])
 
 
@@ -250,6 +250,9 @@ def validate(c):
     c["lr_milestones"] = [int(float(m)) for m in c["lr_milestones"]]
     if c["eval_widths"]:
         c["eval_widths"] = _floats(c["eval_widths"], "eval_widths")
+    if not 0.0 <= c["distill_temperature_ramp"] <= 1.0:
+        raise ConfigError(f"--distill_temperature_ramp must be in [0, 1] (a share of the run), "
+                          f"got {c['distill_temperature_ramp']}.")
     try:
         distill_rule(c)
     except ValueError as e:

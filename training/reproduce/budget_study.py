@@ -33,11 +33,10 @@ class Variant:
         name: the job-name prefix.
         label: what the report calls it.
         distill: trains with in-place distillation.
-        rule: the --distill_* values (fractions of the budget for `warmup`, `ramp` and
-            `temperature_ramp`, see `flags`).
+        rule: the --distill_* values (fractions of the budget for `warmup` and `ramp`, see `flags`;
+            --distill_temperature_ramp is a share of the run already).
         warmup: labels-only share of the budget.
         ramp: share of the budget over which the soft-target share then grows.
-        temperature_ramp: share of the budget over which the temperature rises from 1.
         flagfile: the flagfile the job trains; a reference network of another flagfile (the
             S-Net) trains it as it is, without the --distill_* flags.
     """
@@ -48,7 +47,6 @@ class Variant:
     rule: tuple = ()
     warmup: float = 0.0
     ramp: float = 0.0
-    temperature_ramp: float = 0.0
     flagfile: str = FLAGFILE
 
     def settings(self, epochs):
@@ -56,7 +54,6 @@ class Variant:
         values = dict(PAPER_RULE, **dict(self.rule))
         values["distill_warmup_epochs"] = self.warmup * epochs
         values["distill_ramp_epochs"] = self.ramp * epochs
-        values["distill_temperature_ramp_epochs"] = self.temperature_ramp * epochs
         return values
 
     def flags(self, epochs):
@@ -78,7 +75,7 @@ VARIANTS = (
     Variant("mix_t2", "½ labels + ½ soft targets at temperature 2",
             rule=(("distill_weight", 0.5), ("distill_temperature", 2.0))),
     Variant("mix_tramp", "½ labels + ½ soft targets, temperature rising from 1 to 2 over the budget",
-            rule=(("distill_weight", 0.5), ("distill_temperature", 2.0)), temperature_ramp=1.0),
+            rule=(("distill_weight", 0.5), ("distill_temperature", 2.0), ("distill_temperature_ramp", 1.0))),
 )
 BASELINE = "nodistill"
 # The reference of the "US-Net within 0.5 pt of the S-Net" claim, trained at every budget (first seed).

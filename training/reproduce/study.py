@@ -10,7 +10,7 @@ CALIBRATION_IMAGES = 2048
 REPRESENTATIVE_IMAGES = 300
 # The US-Nets paper's in-place distillation: soft targets only, from the first step, for every image.
 PAPER_RULE = dict(distill_weight=1.0, distill_warmup_epochs=0.0, distill_ramp_epochs=0.0,
-                  distill_temperature=1.0, distill_gate=0.0)
+                  distill_temperature=1.0, distill_temperature_ramp=0.0, distill_gate=0.0)
 
 # Human names of the methods (job groups).
 LABELS = {
