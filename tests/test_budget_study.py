@@ -169,9 +169,13 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
 def test_budgets_flag_is_checked():
     assert parse_args(["--budget_study", "--budgets=4,12"]).budgets == (4, 12)
     assert parse_args(["--budget_study", "--quick"]).budgets == (1, 2)
-    for bad in ("--budgets=8,x", "--budgets=0", "--budgets=8,8"):
+    for bad in ("--budgets=8,x", "--budgets=0", "--budgets=8,8", "--epochs=4"):
         with pytest.raises(SystemExit):
             parse_args(["--budget_study", bad])
+    for study_only in ("--budgets=4,12", "--contenders=mix_t2"):  # not silently ignored by the claims study
+        with pytest.raises(SystemExit):
+            parse_args([study_only])
+    assert parse_args(["--epochs=3"]).epochs == 3
 
 
 @pytest.mark.slow

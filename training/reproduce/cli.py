@@ -99,6 +99,12 @@ def parse_args(argv=None):
         report = os.path.join(args.out, "results.md") if args.quick else os.path.join(ROOT, "docs", "results.md")
     if args.jobs_at_once < 1:
         p.error(f"--jobs_at_once must be >= 1, got {args.jobs_at_once}")
+    if not args.budget_study:
+        for name in ("budgets", "contenders"):
+            if getattr(args, name) != p.get_default(name):
+                p.error(f"--{name} belongs to --budget_study (the claims study trains every job for --epochs)")
+    elif args.epochs is not None:
+        p.error(f"--epochs={args.epochs} is the claims study's: the budget study trains for each of --budgets")
     budgets = "1,2" if args.quick and args.budgets == DEFAULT_BUDGETS else args.budgets
     try:
         budgets = tuple(int(b) for b in budgets.split(",") if b.strip())
