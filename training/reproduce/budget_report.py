@@ -1,6 +1,7 @@
 """The budget study's section of docs/results.md: written between two markers, so the main report
 and the study can be regenerated independently of each other."""
 
+import math
 import os
 
 from slimkeras.io import write_text_atomic
@@ -72,7 +73,7 @@ def _claims(analysis, default, contenders):
             chosen = entry["compare"].get(name)
             if chosen:
                 role = "the default rule" if name == default else "the contender"
-                parts.append(f"{role} `{name}` {_helps(chosen)}; " + _never_worse(chosen))
+                parts.append(f"{role} `{name}` {_helps(chosen)}; " + _never_worse(chosen) + _noise(chosen))
         for name in dict.fromkeys([default, *contenders, "paper"]):
             versus = entry.get("snet", {}).get(name)
             if versus:
@@ -85,6 +86,14 @@ def _never_worse(c):
     if c["never_worse"]:
         return "never worse than no distillation"
     return "**worse** than no distillation at " + ", ".join(f"{w:.3g}× ({g:+.2f})" for w, g in c["worse"])
+
+
+def _noise(c):
+    if c["gap_sd"] is None:
+        return ""
+    n = len(c["seeds"])
+    return (f" (one seed's gap at a width varies by {c['gap_sd']:.2f} pt from seed to seed: the mean of {n} "
+            f"is uncertain by ≈ ± {c['gap_sd'] / math.sqrt(n):.2f} at each width)")
 
 
 def _versus_snet(name, versus):

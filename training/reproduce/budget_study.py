@@ -160,7 +160,7 @@ def compare(results, variant, grid, baseline=BASELINE):
         dict: gaps {width: mean gap}, narrow (mean over widths ≤ 0.5), wide (> 0.5), at_025,
         at_1 (gap at 1.0), spread_1 (the larger half-range of the two at 1.0), worst (width, gap),
         worse ([(width, gap)] that break "gap ≥ 0 at every width, at 1.0 ≥ −spread_1", by width),
-        never_worse (none does), seeds.
+        never_worse (none does), seeds, gap_sd (`seed_gap_sd`).
     """
     seeds, chosen = on_shared_seeds(results, [variant, baseline])
     a, b = grid_stats(chosen, variant, grid), grid_stats(chosen, baseline, grid)
@@ -173,7 +173,22 @@ def compare(results, variant, grid, baseline=BASELINE):
     worse = sorted((w, g) for w, g in gaps.items() if g < (-spread if w == top else 0))
     return dict(gaps=gaps, seeds=seeds, narrow=_mean(gaps, lambda w: w <= 0.5 + 1e-9),
                 wide=_mean(gaps, lambda w: w > 0.5 + 1e-9), at_025=gaps.get(min(gaps)), at_1=gaps[top],
-                spread_1=spread, worst=worst, worse=worse, never_worse=not worse)
+                spread_1=spread, worst=worst, worse=worse, never_worse=not worse,
+                gap_sd=seed_gap_sd(chosen, variant, grid, seeds, baseline))
+
+
+def seed_gap_sd(results, variant, grid, seeds, baseline=BASELINE):
+    """How much one seed's gap `variant` − `baseline` at one width varies from seed to seed: the
+    standard deviation over `seeds` (points), averaged over the grid widths; None below 2 seeds.
+    A mean over n seeds is uncertain by about gap_sd / √n at each width."""
+    if len(seeds) < 2:
+        return None
+    per_seed = []
+    for seed in seeds:
+        one = {k: r for k, r in results.items() if r["seed"] == seed}
+        a, b = grid_stats(one, variant, grid), grid_stats(one, baseline, grid)
+        per_seed.append([a[w][0] - b[w][0] for w in grid])
+    return float(np.mean(np.std(per_seed, axis=0, ddof=1)))
 
 
 def _mean(gaps, keep):
