@@ -116,10 +116,9 @@ def soft_target_weight(rule, epoch):
 def distill_temperature(rule, epoch):
     """The temperature at `epoch` (a float tensor): `rule.temperature`, reached linearly from 1
     over `rule.temperature_ramp_epochs`."""
-    epoch = tf.cast(epoch, tf.float32)
     if rule.temperature_ramp_epochs <= 0:
         return tf.constant(rule.temperature, tf.float32)
-    progress = tf.clip_by_value(epoch / rule.temperature_ramp_epochs, 0.0, 1.0)
+    progress = tf.clip_by_value(tf.cast(epoch, tf.float32) / rule.temperature_ramp_epochs, 0.0, 1.0)
     return 1.0 + (rule.temperature - 1.0) * progress
 
 
