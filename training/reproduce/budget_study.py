@@ -174,20 +174,21 @@ def compare(results, variant, grid, baseline=BASELINE):
     return dict(gaps=gaps, seeds=seeds, narrow=_mean(gaps, lambda w: w <= 0.5 + 1e-9),
                 wide=_mean(gaps, lambda w: w > 0.5 + 1e-9), at_025=gaps.get(min(gaps)), at_1=gaps[top],
                 spread_1=spread, worst=worst, worse=worse, never_worse=not worse,
-                gap_sd=seed_gap_sd(chosen, variant, grid, seeds, baseline))
+                gap_sd=seed_gap_sd(chosen, variant, sorted(gaps), seeds, baseline))
 
 
-def seed_gap_sd(results, variant, grid, seeds, baseline=BASELINE):
+def seed_gap_sd(results, variant, widths, seeds, baseline=BASELINE):
     """How much one seed's gap `variant` − `baseline` at one width varies from seed to seed: the
-    standard deviation over `seeds` (points), averaged over the grid widths; None below 2 seeds.
+    standard deviation over `seeds` (points), averaged over `widths` (evaluated for both networks at
+    every seed); None below 2 seeds.
     A mean over n seeds is uncertain by about gap_sd / √n at each width."""
     if len(seeds) < 2:
         return None
     per_seed = []
     for seed in seeds:
         one = {k: r for k, r in results.items() if r["seed"] == seed}
-        a, b = grid_stats(one, variant, grid), grid_stats(one, baseline, grid)
-        per_seed.append([a[w][0] - b[w][0] for w in grid])
+        a, b = grid_stats(one, variant, widths), grid_stats(one, baseline, widths)
+        per_seed.append([a[w][0] - b[w][0] for w in widths])
     return float(np.mean(np.std(per_seed, axis=0, ddof=1)))
 
 
