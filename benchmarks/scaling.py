@@ -55,10 +55,11 @@ def datasets(cfg):
                                rng.integers(0, 10, EPOCH_IMAGES).astype(np.int32))
             _DATA["source"] = "random uint8 images (Fashion-MNIST not installed)"
     images, labels = _DATA["images"]
-    normalize = fashion_mnist.normalize
-    augment = (lambda x: datasets_lib.augment_small(normalize(x))) if cfg["augment"] else normalize
+    augment = (lambda x, s: datasets_lib.augment_small(x, seed=s)) if cfg["augment"] else None
     # The pipeline of training.build.build_datasets, without re-reading the files per configuration.
-    return data_lib.in_memory_train(images, labels, cfg["batch_size"], cfg["seed"], augment), _DATA["source"]
+    train = data_lib.in_memory_train(images, labels, cfg["batch_size"], cfg["seed"], fashion_mnist.normalize,
+                                     augment)
+    return train, _DATA["source"]
 
 
 def make_step(flags, flagfile=FLAGFILE):

@@ -3,6 +3,7 @@ clock), result rows, the report writer, and one benchmark function on a tiny cas
 No timing is asserted."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -109,3 +110,16 @@ def test_run_rejects_unknown_benchmarks():
         run.parse_args(["--only=nope"])
     args = run.parse_args(["--only=forward", "--quick"])
     assert args.only == ["forward"] and args.out.endswith("results_quick")
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").exists(), reason="needs Fashion-MNIST")
+def test_scaling_benchmark_feeds_the_batches_training_feeds():
+    from benchmarks import scaling
+    from training import build
+
+    cfg = scaling.parse(["--batch_size=64"])
+    benchmark_batches, _ = scaling.datasets(cfg)
+    training_batches = build.build_datasets(cfg).train_from(0)
+    for (x, y), (x_ref, y_ref) in zip(benchmark_batches.take(2), training_batches.take(2)):
+        np.testing.assert_array_equal(y.numpy(), y_ref.numpy())
+        np.testing.assert_array_equal(x.numpy(), x_ref.numpy())  # augmented the same way
