@@ -31,13 +31,18 @@ system-packages:
 	  fi; \
 	fi
 
+# pytest in TEST_WORKERS processes (pytest-xdist); a module marked xdist_group runs whole in one
+# worker, so its module-scoped fixture (test_export's trained run, ...) is built once. Much of the
+# suite's time is single-threaded graph tracing: 2 workers on 2 cores finish sooner than one.
+TEST_WORKERS ?= 2
+
 test: setup
 	bash android_demo/core/run_tests.sh
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-all: setup
 	bash android_demo/core/run_tests.sh
-	$(PY) -m pytest -m ""
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m ""
 
 train: setup
 	$(PY) -m training.main --flagfile=us_mbv1_fashion

@@ -23,7 +23,8 @@ from slimkeras.datasets import fashion_mnist
 from java_core import compile_core  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK")
+pytestmark = [pytest.mark.skipif(shutil.which("javac") is None, reason="needs a JDK"),
+              pytest.mark.xdist_group(__name__)]
 
 
 @pytest.fixture(scope="module")

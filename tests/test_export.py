@@ -24,7 +24,8 @@ from java_core import compile_core  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FASHION = Path("/usr/share/datasets/fashion-mnist")
-pytestmark = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
+pytestmark = [pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist"),
+              pytest.mark.xdist_group(__name__)]
 
 
 def fashion_test(limit=None):

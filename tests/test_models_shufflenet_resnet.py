@@ -15,6 +15,7 @@ from slimkeras.models import BUILDERS
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
+pytestmark = pytest.mark.xdist_group(__name__)
 SHUFFLENET_SWITCHES = [0.5, 1.0, 2.0]
 RESNET_SWITCHES = [0.25, 0.5, 0.75, 1.0]
 SMALL = dict(input_shape=(32, 32, 3), num_classes=10)

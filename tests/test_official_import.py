@@ -21,6 +21,7 @@ from slimkeras.official import CheckpointError, archs, convert, imagenet  # noqa
 from slimkeras.official.cli import main  # noqa: E402
 import test_official_reference as reference  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group(__name__)
 TOLERANCE = 1e-4
 US_MBV1 = archs.get_arch("us_mobilenet_v1")
 LISTED = [0.25, 0.275, 0.5, 0.725, 0.9, 1.0]  # entries of the checkpoint's 31 widths

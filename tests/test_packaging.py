@@ -19,12 +19,13 @@ from packaging.requirements import Requirement
 from training import config
 
 ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.xdist_group(__name__)
 PACKAGES = ("slimkeras", "training", "tflite_export")
 FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
 needs_fashion = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
 # Console scripts whose modules other changes are adding; each is checked once its module exists.
 BUILD_ONLY = {"setuptools"}
-DEV = {"pytest", "pytest-timeout"}
+DEV = {"pytest", "pytest-timeout", "pytest-xdist"}
 OPTIONAL = {"torch"}  # pinned for the tests; an extra for users
 
 

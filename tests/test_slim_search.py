@@ -11,6 +11,7 @@ import pytest
 
 from tflite_export import search as ss
 
+pytestmark = pytest.mark.xdist_group(__name__)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 

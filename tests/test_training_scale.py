@@ -22,6 +22,7 @@ from test_training import FLAGS, ROOT, checkpoint_weights, float64_env, needs_fa
 from training import build, callbacks, config, curves
 from training import data as data_lib
 
+pytestmark = pytest.mark.xdist_group(__name__)
 US_FASHION = f"--flagfile={FLAGS / 'us_mbv1_fashion.flags'}"
 
 
