@@ -43,7 +43,7 @@ def datasets(cfg):
     """The job's datasets (Fashion-MNIST, read once), or random data where it is missing."""
     from slimkeras import datasets as datasets_lib
     from slimkeras.datasets import fashion_mnist
-    from training import data as data_lib
+    from training import build, data as data_lib
 
     if "images" not in _DATA:
         try:
@@ -55,10 +55,9 @@ def datasets(cfg):
                                rng.integers(0, 10, EPOCH_IMAGES).astype(np.int32))
             _DATA["source"] = "random uint8 images (Fashion-MNIST not installed)"
     images, labels = _DATA["images"]
-    augment = (lambda x, s: datasets_lib.augment_small(x, seed=s)) if cfg["augment"] else None
     # The pipeline of training.build.build_datasets, without re-reading the files per configuration.
     train = data_lib.in_memory_train(images, labels, cfg["batch_size"], cfg["seed"], fashion_mnist.normalize,
-                                     augment)
+                                     build.small_image_augmentation(cfg))
     return train, _DATA["source"]
 
 

@@ -27,6 +27,11 @@ class Datasets:
     preprocessing: dict
 
 
+def small_image_augmentation(cfg):
+    """The seeded `(image, seed) -> image` augmentation of the 28 px training stream, or None."""
+    return (lambda x, s: datasets.augment_small(x, seed=s)) if cfg["augment"] else None
+
+
 def build_datasets(cfg):
     name, batch, seed = cfg["dataset"], cfg["batch_size"], cfg["seed"]
     if name == "fashion_mnist":
@@ -39,7 +44,7 @@ def build_datasets(cfg):
         order = datasets.sample_indices(len(images), cfg["calibration_images"], seed)
         calibration = tf.data.Dataset.from_tensor_slices((images[order], labels[order]))
         normalize = fashion_mnist.normalize
-        augment = (lambda x, s: datasets.augment_small(x, seed=s)) if cfg["augment"] else None
+        augment = small_image_augmentation(cfg)
         return Datasets(
             train_from=lambda start: data_lib.in_memory_train(images, labels, batch, seed, normalize, augment, start),
             calibration=datasets.finish(calibration, 256, False, seed, len(order), normalize),
