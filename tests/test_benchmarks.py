@@ -3,13 +3,13 @@ clock), result rows, the report writer, and one benchmark function on a tiny cas
 No timing is asserted."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks import common
 from slimkeras.io import write_text_atomic
+from fashion_data import needs_fashion
 
 
 class FakeClock:
@@ -112,7 +112,7 @@ def test_run_rejects_unknown_benchmarks():
     assert args.only == ["forward"] and args.out.endswith("results_quick")
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").exists(), reason="needs Fashion-MNIST")
+@needs_fashion
 def test_scaling_benchmark_feeds_the_batches_training_feeds():
     from benchmarks import scaling
     from training import build

@@ -15,6 +15,7 @@ from training.reproduce.budget_study import (VARIANTS, analyse_budgets, compare,
 from training.reproduce.cli import parse_args
 from training.reproduce.jobs import ReproductionError
 from training.reproduce.study import grid_widths
+from fashion_data import needs_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -185,7 +186,7 @@ def test_budgets_flag_is_checked():
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
-@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"), reason="needs dataset-fashion-mnist")
+@needs_fashion
 def test_quick_budget_study_end_to_end(tmp_path):
     """--budget_study --quick (12 short jobs, 2 at a time) writes its section into the report; a rerun resumes."""
     out, report = tmp_path / "rep", tmp_path / "results.md"

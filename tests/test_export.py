@@ -20,20 +20,20 @@ import slimkeras
 from tflite_export import bn_bundle, export, manifest as manifest_lib
 from tflite_export.convert import check_bn_folded, convert, op_names
 from tflite_export.runtime import TFLiteModel
+from fashion_data import fashion_dir, needs_fashion  # noqa: E402
 from java_core import compile_core  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-FASHION = Path("/usr/share/datasets/fashion-mnist")
-pytestmark = [pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist"),
-              pytest.mark.xdist_group(__name__)]
+pytestmark = [needs_fashion, pytest.mark.xdist_group(__name__)]
 
 
 def fashion_test(limit=None):
     """Test images normalized independently of the exporter's data code."""
     from slimkeras.datasets.fashion_mnist import read_idx
 
-    images = read_idx(FASHION / "t10k-images-idx3-ubyte.gz")[..., None][:limit]
-    labels = read_idx(FASHION / "t10k-labels-idx1-ubyte.gz")[:limit]
+    folder = fashion_dir("test")
+    images = read_idx(folder / "t10k-images-idx3-ubyte.gz")[..., None][:limit]
+    labels = read_idx(folder / "t10k-labels-idx1-ubyte.gz")[:limit]
     return ((images.astype(np.float32) / 255.0 - 0.2860) / 0.3530), labels.astype(np.int64)
 
 

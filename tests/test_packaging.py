@@ -17,12 +17,11 @@ from absl import flags
 from packaging.requirements import Requirement
 
 from training import config
+from fashion_data import needs_fashion
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.xdist_group(__name__)
 PACKAGES = ("slimkeras", "training", "tflite_export")
-FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-needs_fashion = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
 # Console scripts whose modules other changes are adding; each is checked once its module exists.
 BUILD_ONLY = {"setuptools"}
 DEV = {"pytest", "pytest-timeout", "pytest-xdist"}

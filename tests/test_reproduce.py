@@ -19,10 +19,9 @@ from training.reproduce.plots import write_plots
 from training.reproduce.probe import nearest_switch
 from training.reproduce.report import write_report
 from training.reproduce.study import SWITCHES4, SWITCHES8, grid_widths
+from fashion_data import needs_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
-FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-needs_fashion = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
 
 
 # -- jobs -----------------------------------------------------------------------------------------

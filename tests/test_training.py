@@ -18,11 +18,10 @@ import tensorflow as tf
 import slimkeras
 from training import config, rules, schedules
 from training.trainer import SlimmableTrainer
+from fashion_data import needs_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGS = ROOT / "training" / "flags"
-FASHION = Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")
-needs_fashion = pytest.mark.skipif(not FASHION.exists(), reason="needs Debian's dataset-fashion-mnist")
 
 US = slimkeras.WidthSpec(width_range=(0.25, 1.0))
 S = slimkeras.WidthSpec(switches=[0.25, 0.5, 0.75, 1.0])
