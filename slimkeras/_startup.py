@@ -1,8 +1,9 @@
 """TensorFlow's start-up noise on machines without a GPU, kept out of users' terminals.
 
 Importing TensorFlow without CUDA prints lines such as `cudart_stub.cc: Could not
-find cuda drivers` and `failed call to cuInit` straight to file descriptor 2,
-before any log level applies. We import it (and enumerate GPUs, which is when
+find cuda drivers` and `failed call to cuInit` (and, on CPUs where oneDNN is on,
+`oneDNN custom operations are on`) straight to file descriptor 2, before any
+log level applies. We import it (and enumerate GPUs, which is when
 CUDA is probed) with descriptor 2 captured, then write back every line that is
 not one of those known messages.
 """
@@ -18,6 +19,7 @@ NOISE = (
     "To enable the following instructions",
     "cuda_platform.cc",
     "failed call to cuInit",
+    "oneDNN custom operations are on",
 )
 
 

@@ -834,6 +834,7 @@ def test_keras_file_saved_before_widthconfig_loads_unchanged():
     for key in ("w0.3", "w1.0_s2x0.5"):
         config = WidthConfig.from_key(key)
         model.set_width(config)
-        np.testing.assert_array_equal(model(expected["images"], training=False), expected[key])
+        # Not bit-equal: the kernels differ by CPU (oneDNN on or off) in the last float bits.
+        np.testing.assert_allclose(model(expected["images"], training=False), expected[key], rtol=0, atol=1e-5)
         for specialised in (model.inference_function(config), slimkeras.materialize(model, config)):
             np.testing.assert_allclose(specialised(expected["images"]), expected[key], atol=1e-5)

@@ -87,11 +87,11 @@ def test_cli_parser_takes_flagfiles_and_reports_one_error_line(tmp_path, capsys)
         assert len(err) == 1 and err[0].startswith("error: ") and "ERROR::" not in err[0]
 
 
-def test_importing_slimkeras_prints_no_cuda_noise():
+def test_importing_slimkeras_prints_nothing():
     import subprocess
     import sys
 
     result = subprocess.run([sys.executable, "-c", "import slimkeras"], capture_output=True, text=True,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert result.returncode == 0
-    assert "cuda" not in result.stderr.lower() and "absl::InitializeLog" not in result.stderr, result.stderr
+    assert result.stderr == "", result.stderr  # no CUDA, CPU-feature or oneDNN start-up lines
