@@ -32,13 +32,18 @@ def with_signature(model, output_kind="probabilities"):
     layer and the keys of a dict output; without them they are `input_layer`
     and `output_0`.
 
+    The batch is fixed to 1 (`[1, H, W, C]`, not `[-1, H, W, C]`): an app runs
+    one frame at a time, and LiteRT.js (the browser runtime) refuses to run a
+    signature with a dynamic batch. `tflite_export.runtime.TFLiteModel` feeds
+    such a file one image at a time.
+
     Args:
         model: a Keras model of one image input and one logits output.
         output_kind: "probabilities" or "logits".
     """
     import keras
 
-    images = keras.Input(tuple(model.inputs[0].shape[1:]), name=INPUT_NAME)
+    images = keras.Input(tuple(model.inputs[0].shape[1:]), batch_size=1, name=INPUT_NAME)
     outputs = model(images)
     if output_kind == "probabilities":
         outputs = keras.layers.Softmax(name="softmax")(outputs)

@@ -9,7 +9,10 @@ class TFLiteModel:
     """A .tflite file loaded in the LiteRT interpreter, fed float32 images.
 
     Quantized (int8/uint8) inputs are quantized with the file's own scale and
-    zero point; outputs are returned dequantized as float32.
+    zero point; outputs are returned dequantized as float32. A file whose
+    signature fixes the batch (the exporter's deploy files: `[1, H, W, C]`) is
+    fed that many images per invoke; a dynamic batch (`-1`) is resized to the
+    chunk.
 
     Args:
         model: path of a .tflite file, or its bytes.
@@ -25,6 +28,8 @@ class TFLiteModel:
                                        model_content=content, num_threads=threads)
         self.interpreter.allocate_tensors()
         self._batch = None
+        batch = int(self.input_details["shape_signature"][0])
+        self.fixed_batch = batch if batch > 0 else None
 
     @property
     def input_details(self):
@@ -43,8 +48,13 @@ class TFLiteModel:
             self._batch = batch
 
     def predict(self, images, batch_size=256):
-        """float32 outputs of the model for float32 `images` [N, H, W, C]."""
+        """float32 outputs of the model for float32 `images` [N, H, W, C].
+
+        `batch_size` is the chunk fed per invoke; a file with a fixed batch takes
+        its own batch instead.
+        """
         images = np.asarray(images, np.float32)
+        batch_size = self.fixed_batch or batch_size
         outputs = []
         for start in range(0, len(images), batch_size):
             chunk = images[start:start + batch_size]
