@@ -218,7 +218,8 @@ def test_command_rejects_bad_flags(tmp_path, capsys):
     code, errors, stderr, files = run_command(tmp_path, capsys, "x.pt", "--arch=mobilenet_v1")
     assert code == 2 and len(errors) == 1 and "invalid choice: 'mobilenet_v1'" in errors[0], stderr
     code, errors, stderr, _ = run_command(tmp_path, capsys, "x.pt", "--arch=s_resnet50", "--width_mult_list=0.5,x")
-    assert code == 2 and errors == ["error: width_mult_list '0.5,x' is not a list of numbers."], stderr
+    assert code == 2 and errors == ["error: argument --width_mult_list: 'x' is not a number; "
+                                    "allowed: a number in (0, 4]."], stderr
     code, errors, stderr, _ = run_command(tmp_path, capsys, str(tmp_path / "none.pt"), "--arch=s_resnet50")
     assert code == 2 and errors == [f"error: checkpoint {str(tmp_path / 'none.pt')!r} does not exist "
                                     "(or is not a file)."], stderr

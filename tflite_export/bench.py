@@ -65,28 +65,38 @@ def print_table(manifest, threads):
 
 
 def parse_threads(text):
-    """`"1,2"` -> [1, 2]; ValueError naming the value unless every count is an int >= 1."""
-    try:
-        threads = [int(t) for t in text.split(",") if t]
-    except ValueError:
-        raise ValueError(f"--threads={text!r}: give thread counts like 1,2.") from None
-    if not threads or any(t < 1 for t in threads):
-        raise ValueError(f"--threads={text!r}: thread counts must be >= 1.")
+    """`"1,2"` -> [1, 2]; ValueError naming the value unless each is a distinct thread count in [1, 256]."""
+    from slimkeras.cli import Number, number_list
+
+    threads = number_list("threads", [t for t in text.split(",") if t.strip()], Number(1, 256, integer=True))
+    if not threads:
+        raise ValueError(f"--threads={text!r}: give thread counts like 1,2.")
     return threads
 
 
-def main(argv=None):
-    """`python -m tflite_export.bench`; returns the exit code (2 after one `error:` line)."""
-    from slimkeras.cli import ArgumentParser, run
+def build_parser():
+    """The command line's parser: every number checked by `slimkeras.cli.Number` (one `error:` line, exit 2)."""
+    from slimkeras.cli import ArgumentParser, Number
 
     parser = ArgumentParser(prog="python -m tflite_export.bench", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", help="an export directory (holding manifest.json)")
     parser.add_argument("--threads", default="1", help="comma-separated thread counts, e.g. 1,2")
-    parser.add_argument("--runs", type=int, default=100, help="steady-state runs per model")
-    parser.add_argument("--warmup_runs", type=int, default=10)
+    parser.add_argument("--runs", type=Number(1, 10**7, integer=True), default=100,
+                        help="steady-state runs per model")
+    parser.add_argument("--warmup_runs", type=Number(0, 10**7, integer=True), default=10)
     parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    """`python -m tflite_export.bench`; returns the exit code (2 after one `error:` line)."""
+    from slimkeras.cli import run
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # a bad flag (after its one `error:` line) or --help
+        return stop.code
     return run(lambda: bench_export(args.out_dir, parse_threads(args.threads), args.runs, args.warmup_runs,
                                     verbose=0 if args.quiet else 1))
 

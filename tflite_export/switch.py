@@ -219,27 +219,40 @@ def _switching_loop(selector, models, settings, verbose):
     return rows, picks
 
 
-def main(argv=None):
-    """`python -m tflite_export.switch`; returns the exit code (2 after one `error:` line)."""
+def build_parser():
+    """The command line's parser: every number checked by `slimkeras.cli.Number` (one `error:` line, exit 2)."""
     import argparse
 
-    from slimkeras.cli import ArgumentParser, run
+    from slimkeras.cli import COUNT_MAX, ArgumentParser, Number
 
+    share = Number(0, 1)
     parser = ArgumentParser(prog="python -m tflite_export.switch", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", help="an export directory (holding manifest.json)")
-    parser.add_argument("--budget_ms", type=float, required=True, help="latency budget per inference")
+    parser.add_argument("--budget_ms", type=Number(0, 1e6, lo_open=True), required=True,
+                        help="latency budget per inference")
     parser.add_argument("--precision", default=None, help="fp32 | fp16 | int8 (default: the first exported)")
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--startup_runs", type=int, default=10)
-    parser.add_argument("--load_processes", type=int, default=0, help="busy processes simulating load")
-    parser.add_argument("--load_at", type=float, default=0.3, help="fraction of the steps where load starts")
-    parser.add_argument("--load_until", type=float, default=0.6, help="fraction of the steps where it stops")
-    parser.add_argument("--mode", default=WIDEST, help="widest | max_accuracy")
+    parser.add_argument("--threads", type=Number(1, 256, integer=True), default=1)
+    parser.add_argument("--steps", type=Number(1, COUNT_MAX, integer=True), default=2000)
+    parser.add_argument("--startup_runs", type=Number(1, 10**6, integer=True), default=10)
+    parser.add_argument("--load_processes", type=Number(0, 256, integer=True), default=0,
+                        help="busy processes simulating load")
+    parser.add_argument("--load_at", type=share, default=0.3, help="fraction of the steps where load starts")
+    parser.add_argument("--load_until", type=share, default=0.6, help="fraction of the steps where it stops")
+    parser.add_argument("--mode", default=WIDEST, choices=(WIDEST, MAX_ACCURACY), help="widest | max_accuracy")
     parser.add_argument("--record", default=None, help="write the run as a trace JSON file")
     parser.add_argument("--quiet", action="store_true")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None):
+    """`python -m tflite_export.switch`; returns the exit code (2 after one `error:` line)."""
+    from slimkeras.cli import run
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # a bad flag (after its one `error:` line) or --help
+        return stop.code
     return run(lambda: run_switching(
         args.out_dir, args.budget_ms, args.precision, args.threads, args.steps, args.startup_runs,
         args.load_processes, args.load_at, args.load_until, args.mode, args.record,

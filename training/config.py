@@ -4,7 +4,8 @@ import os
 
 from absl import flags
 
-from training import rules, schedules
+from slimkeras.cli import COUNT_MAX, Number, check_numbers, number_list
+from slimkeras.training import rules, schedules
 
 ARCHITECTURES = ("mobilenet_v1", "mobilenet_v2", "shufflenet", "resnet50")
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -13,6 +14,43 @@ BN_OF_MODE = {"individual": "switchable", "naive": "shared", "slimmable": "switc
               "universal": "universal"}
 FLAGFILE_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "flags")
 FLAGFILE_DIRECTIVES = ("--flagfile", "-flagfile")
+
+
+EPOCHS_MAX = 10_000
+WIDTH = Number(0, 4, lo_open=True)  # a width multiplier; the library checks it against the model
+COUNT = Number(1, COUNT_MAX, integer=True)
+EPOCHS = Number(0, EPOCHS_MAX)
+# Every numeric flag's allowed values (finite, in range, below a sane upper bound); checked
+# first by `validate`, the flags' relations after.
+BOUNDS = {
+    "num_sample_training": Number(2, 64, integer=True),
+    "label_smoothing": Number(0, 1),
+    "num_bn_slots": Number(1, 4096, integer=True),
+    "lr": Number(0, 100, lo_open=True),
+    "lr_gamma": Number(0, 1, lo_open=True),
+    "warmup_epochs": EPOCHS,
+    "momentum": Number(0, 1),
+    "weight_decay": Number(0, 1),
+    "epochs": Number(1, EPOCHS_MAX, integer=True),
+    "batch_size": Number(1, 2**20, integer=True),
+    "steps_per_epoch": COUNT,
+    "train_limit": COUNT,
+    "eval_limit": COUNT,
+    "cpu_replicas": Number(0, 256, integer=True),
+    "seed": Number(0, 2**32 - 1, integer=True),
+    "image_size": Number(8, 4096, integer=True),
+    "calibration_images": Number(0, COUNT_MAX, integer=True),
+    "verbose": Number(0, 2, integer=True),
+    "distill_weight": Number(0, 1),
+    "distill_warmup_epochs": EPOCHS,
+    "distill_ramp_epochs": EPOCHS,
+    "distill_temperature": Number(0, 100, lo_open=True),
+    "distill_temperature_ramp": Number(0, 1),
+    "distill_gate": Number(0, 1),
+    "checkpoint_every_steps": Number(0, COUNT_MAX, integer=True),
+    "eval_every_epochs": Number(0, EPOCHS_MAX, integer=True),
+    "curve_images": COUNT,
+}
 
 
 class ConfigError(ValueError):
@@ -203,14 +241,36 @@ def _flagfile_lines(path):
             if not line.isspace() and not line.startswith(("#", "//"))]
 
 
-def _floats(values, name):
-    try:
-        return [float(v) for v in values]
-    except ValueError:
-        raise ConfigError(f"--{name} must be numbers, got {','.join(values)}.") from None
-
-
 def validate(c):
+    """Checks the settings `c` (flag name -> value), as parsed; returns them completed.
+
+    Every number is checked against `BOUNDS`, width lists by the library's `WidthSpec`
+    (its ValueError becomes a ConfigError), then the flags' relations. Nothing is
+    created or written: a refused run leaves no trace.
+
+    Raises:
+        ConfigError: the first problem, as one line naming the flag, the value and what is allowed.
+    """
+    try:
+        check_numbers(c, BOUNDS)
+        _validate(c)
+    except ConfigError:
+        raise
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    return c
+
+
+def _width_spec(c):
+    """The library's `WidthSpec` of the width flags (it refuses reversed, equal or duplicate widths)."""
+    import slimkeras
+
+    if c["mode"] == "universal":
+        return slimkeras.WidthSpec(width_range=c["width_mult_range"])
+    return slimkeras.WidthSpec(switches=c["width_mult_list"])
+
+
+def _validate(c):
     mode = c["mode"]
     if mode == "universal":
         if c["width_mult_list"]:
@@ -218,44 +278,38 @@ def validate(c):
                               "not --width_mult_list.")
         if not c["width_mult_range"] or len(c["width_mult_range"]) != 2:
             raise ConfigError("--mode=universal needs --width_mult_range=lo,hi (e.g. 0.25,1.0).")
-        c["width_mult_range"] = _floats(c["width_mult_range"], "width_mult_range")
-        if c["num_sample_training"] < 2:
-            raise ConfigError(f"--num_sample_training must be >= 2 (max and min), got {c['num_sample_training']}.")
+        c["width_mult_range"] = number_list("width_mult_range", c["width_mult_range"], WIDTH)
     else:
         if c["width_mult_range"]:
             raise ConfigError(f"--mode={mode} trains switches: give --width_mult_list, not --width_mult_range "
                               "(a range needs --mode=universal).")
         if not c["width_mult_list"]:
             raise ConfigError(f"--mode={mode} needs --width_mult_list.")
-        c["width_mult_list"] = _floats(c["width_mult_list"], "width_mult_list")
+        c["width_mult_list"] = number_list("width_mult_list", c["width_mult_list"], WIDTH)
         if mode == "individual" and len(c["width_mult_list"]) != 1:
             raise ConfigError(f"--mode=individual trains one width, got --width_mult_list={c['width_mult_list']}.")
-    for name in ("epochs", "batch_size"):
-        if c[name] < 1:
-            raise ConfigError(f"--{name} must be >= 1, got {c[name]}.")
-    for name in ("checkpoint_every_steps", "eval_every_epochs"):
-        if c[name] < 0:
-            raise ConfigError(f"--{name} must be >= 0, got {c[name]}.")
+    try:
+        spec = _width_spec(c)
+    except ValueError as e:
+        raise ConfigError(f"--width_mult_{'range' if mode == 'universal' else 'list'}: {e}") from None
     if c["jit_compile"] and mode == "universal":
         raise ConfigError("--jit_compile needs static shapes, and the sandwich rule's widths are drawn inside "
                           "the graph: use it with --mode=slimmable, naive or individual.")
-    if c["curve_images"] is not None and c["curve_images"] < 1:
-        raise ConfigError(f"--curve_images must be >= 1, got {c['curve_images']}.")
-    if c["lr"] <= 0:
-        raise ConfigError(f"--lr must be > 0, got {c['lr']}.")
     if not c["model_dir"]:
         raise ConfigError("--model_dir is required.")
     if os.path.exists(c["model_dir"]) and not os.path.isdir(c["model_dir"]):
         raise ConfigError(f"--model_dir={c['model_dir']} exists and is not a directory.")
-    c["lr_milestones"] = [int(float(m)) for m in c["lr_milestones"]]
+    c["lr_milestones"] = number_list("lr_milestones", c["lr_milestones"],
+                                     Number(1, c["epochs"], integer=True))
+    c["bn"] = BN_OF_MODE[mode]
     if c["eval_widths"]:
-        c["eval_widths"] = _floats(c["eval_widths"], "eval_widths")
-    if not 0.0 <= c["distill_temperature_ramp"] <= 1.0:
-        raise ConfigError(f"--distill_temperature_ramp must be in [0, 1] (a share of the run), "
-                          f"got {c['distill_temperature_ramp']}.")
+        c["eval_widths"] = number_list("eval_widths", c["eval_widths"], WIDTH)
+        try:
+            for w in c["eval_widths"]:
+                spec.validate(w, allow_untrained=c["bn"] != "switchable")
+        except ValueError as e:
+            raise ConfigError(f"--eval_widths: {e}") from None
     try:
         distill_rule(c)
     except ValueError as e:
         raise ConfigError(f"--distill_{e}") from None
-    c["bn"] = BN_OF_MODE[mode]
-    return c

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from slimkeras.cli import ArgumentParser
+from slimkeras.cli import ArgumentParser, Number, number_list
 from slimkeras.io import atomic_path
 
 
@@ -26,10 +26,22 @@ def build_parser():
     parser.add_argument("--arch", required=True, choices=sorted(ARCHS) + ["s_resnet"],
                         help="the official model file's name (models/{arch}.py)")
     parser.add_argument("--out", required=True, help="the .keras file to write")
-    parser.add_argument("--width_mult_list", default=None,
+    parser.add_argument("--width_mult_list", default=None, type=width_list,
                         help="the checkpoint's width list, comma-separated (default: the "
                              "published checkpoint's)")
     return parser
+
+
+def width_list(text):
+    """argparse's `type=` of --width_mult_list: distinct widths in (0, 4], comma-separated."""
+    try:
+        widths = number_list("width_mult_list", [w for w in text.split(",") if w.strip()],
+                             Number(0, 4, lo_open=True))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--width_mult_list: ")) from None
+    if not widths:
+        raise argparse.ArgumentTypeError(f"{text!r}: give widths like 0.25,0.5,1.0")
+    return widths
 
 
 def check_out(out):

@@ -18,6 +18,8 @@ from training.reproduce.study import grid_widths  # noqa: E402
 DEFAULT_EPOCHS = 6
 DEFAULT_SEEDS = "0,1"
 DEFAULT_BUDGETS = "8,16"
+EPOCHS = slimkeras.cli.Number(1, 10_000, integer=True)
+SEED = slimkeras.cli.Number(0, 2**32 - 1, integer=True)
 
 
 @dataclass
@@ -55,23 +57,22 @@ class ReproduceParams:
     contenders: str = ""
 
 
-def parse_args(argv=None):
-    """The parameters of the command line `argv` (default sys.argv[1:]); bad input ends the
-    program with one `error:` line and exit code 2."""
+def build_parser():
+    """The command line's parser: every number checked by `slimkeras.cli.Number` (one `error:` line, exit 2)."""
     import training.reproduce
 
     p = slimkeras.cli.ArgumentParser(prog="python -m training.reproduce",
                                      description=training.reproduce.__doc__.split("\n")[0])
-    p.add_argument("--epochs", type=int, default=None, help=f"epochs of every job (default {DEFAULT_EPOCHS}; --quick: 1)")
+    p.add_argument("--epochs", type=EPOCHS, default=None, help=f"epochs of every job (default {DEFAULT_EPOCHS}; --quick: 1)")
     p.add_argument("--seeds", default=None,
                    help=f"comma list (default {DEFAULT_SEEDS}; --quick: 0); the first also seeds the single-seed experiments")
     p.add_argument("--out", default="runs/reproduce", help="where the jobs' folders go")
     p.add_argument("--quick", action="store_true", help="pipeline check: 2048 training / 512 test images, 1 epoch, 6 widths")
     p.add_argument("--jobs", default=None, help="only these jobs/groups (comma list of names or prefixes)")
-    p.add_argument("--widths", type=int, default=None, help="grid widths in [0.25, 1.0] (default 20; --quick: 6)")
+    p.add_argument("--widths", type=slimkeras.cli.Number(2, 1000, integer=True), default=None, help="grid widths in [0.25, 1.0] (default 20; --quick: 6)")
     p.add_argument("--report", default=None, help="results.md path (default docs/results.md; --quick: OUT/results.md)")
     p.add_argument("--train_only", action="store_true", help="train, evaluate nothing")
-    p.add_argument("--jobs_at_once", type=int, default=1,
+    p.add_argument("--jobs_at_once", type=slimkeras.cli.Number(1, 64, integer=True), default=1,
                    help="training jobs side by side, each with cores/N TensorFlow threads (2 on 2 cores: 1.5x the throughput)")
     p.add_argument("--budget_study", action="store_true",
                    help="the distillation rules x budgets study (its section of the report) instead of the claims")
@@ -79,26 +80,22 @@ def parse_args(argv=None):
                    help=f"epochs of each budget of --budget_study (default {DEFAULT_BUDGETS}; --quick: 1,2)")
     p.add_argument("--contenders", default="",
                    help="--budget_study: rules (comma list) trained like the default rule at every budget and seed")
+    return p
+
+
+def parse_args(argv=None):
+    """The parameters of the command line `argv` (default sys.argv[1:]); bad input ends the
+    program with one `error:` line and exit code 2."""
+    p = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
     args = p.parse_args(argv)
     epochs = args.epochs if args.epochs is not None else (1 if args.quick else DEFAULT_EPOCHS)
-    if epochs < 1:
-        p.error(f"--epochs must be >= 1, got {epochs}")
     seeds = args.seeds if args.seeds is not None else ("0" if args.quick else DEFAULT_SEEDS)
-    try:
-        seeds = [int(s) for s in seeds.split(",") if s.strip()]
-    except ValueError:
-        p.error(f"--seeds must be integers, got {seeds}")
-    if not seeds or len(set(seeds)) != len(seeds):
-        p.error(f"--seeds needs distinct integers, got {seeds}")
+    seeds = _number_list(p, "seeds", seeds, SEED)
     widths = args.widths if args.widths is not None else (6 if args.quick else 20)
-    if widths < 2:
-        p.error("--widths must be >= 2")
     report = args.report
     if report is None:
         report = os.path.join(args.out, "results.md") if args.quick else os.path.join(ROOT, "docs", "results.md")
-    if args.jobs_at_once < 1:
-        p.error(f"--jobs_at_once must be >= 1, got {args.jobs_at_once}")
     if not args.budget_study:
         for name in ("budgets", "contenders"):
             if getattr(args, name) != p.get_default(name):
@@ -106,17 +103,23 @@ def parse_args(argv=None):
     elif args.epochs is not None:
         p.error(f"--epochs={args.epochs} is the claims study's: the budget study trains for each of --budgets")
     budgets = "1,2" if args.quick and args.budgets == DEFAULT_BUDGETS else args.budgets
-    try:
-        budgets = tuple(int(b) for b in budgets.split(",") if b.strip())
-    except ValueError:
-        p.error(f"--budgets must be integers (epochs), got {budgets}")
-    if not budgets or min(budgets) < 1 or len(set(budgets)) != len(budgets):
-        p.error(f"--budgets needs distinct epochs >= 1, got {args.budgets}")
+    budgets = tuple(_number_list(p, "budgets", budgets, EPOCHS))
     return ReproduceParams(epochs=epochs, seeds=seeds, out=args.out, quick=args.quick, jobs=args.jobs, widths=widths,
                            report=report, train_only=args.train_only,
                            command="python -m training.reproduce" + "".join(f" {a}" for a in argv),
                            budget_study=args.budget_study, budgets=budgets, at_once=args.jobs_at_once,
                            contenders=args.contenders)
+
+
+def _number_list(parser, name, text, number):
+    """The distinct numbers of the comma list `text` of flag `name`; bad or none: `parser.error`."""
+    try:
+        values = slimkeras.cli.number_list(name, [v for v in text.split(",") if v.strip()], number)
+    except ValueError as e:
+        parser.error(str(e).rstrip("."))
+    if not values:
+        parser.error(f"--{name}={text!r}: give {number.allowed()}, or several separated by commas")
+    return values
 
 
 def main(argv=None):

@@ -1,0 +1,210 @@
+"""Hostile flags (issue 29, points 1 and 2): every numeric flag of every command goes through
+`slimkeras.cli.Number`, and a seeded fuzz of every command's flags ends in exit 0 or exactly
+one `error:` line with exit 2: never a traceback, never a file written on error.
+
+The commands run in-process and stop before any work: training at its validation
+(`training.config.parse`, what `training.main` calls before it creates anything),
+reproduce at `parse_args`, the others on inputs that do not exist (so a value that
+passes the flags' check is refused by the next check, still writing nothing).
+"""
+
+import os
+import random
+
+import pytest
+from absl import flags as absl_flags
+
+from slimkeras.cli import Number
+from training import config
+
+SEED = 29
+CASES = 40  # per command
+NOT_NUMBERS = ["nan", "NaN", "inf", "-inf", "1e308", "-1e308", "1e400", "-1", "garbage", "0x1g", "--"]
+MAYBE_NUMBERS = ["0", "", "1", "2", "0.5", "1e3", "3.5", "64", "10000"]
+LISTS = ["1.0,0.25", "0.5,0.5", "0,1", "nan,1", "0.25,inf", "1.0,nan", "", ",", "a,b", "0.25,0.5,0.5",
+         "0.25,1.0", "-1,1", "1e308,1", "0.25,1.0,0.5", "1,2,3"]
+MODES = ["universal", "slimmable", "naive", "individual"]
+LIST_FLAGS = {"bench": ["--threads"], "export": ["--widths", "--threads"], "reproduce": ["--seeds", "--budgets"],
+              "import": ["--width_mult_list"], "switch": [], "search": []}  # comma lists of numbers
+
+
+def _run_main(main, argv):
+    """The exit code of `main(argv)` (its return value, or SystemExit's code)."""
+    try:
+        return main(argv)
+    except SystemExit as stop:
+        return stop.code
+
+
+def _train(argv, tmp_path):
+    """training.main's validation: 0, or 2 with its one `error:` line (as main prints it)."""
+    import sys
+
+    try:
+        config.parse(["prog", "--flagfile=us_mbv1_fashion", f"--model_dir={tmp_path / 'run'}",
+                      f"--data_dir={tmp_path / 'no_data'}"] + argv)
+    except config.ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _parsers():
+    """{command: (its argparse parser, a run of argv in the folder `tmp`)}."""
+    from slimkeras.official import cli as official_cli
+    from tflite_export import bench, export, switch
+    from tflite_export.search import cli as search_cli
+    from training.reproduce import cli as reproduce_cli
+
+    return {
+        "switch": (switch.build_parser(), lambda a, t: _run_main(switch.main, [str(t / "none"), "--budget_ms=1"] + a)),
+        "bench": (bench.build_parser(), lambda a, t: _run_main(bench.main, [str(t / "none")] + a)),
+        "export": (export._parser(), lambda a, t: _run_main(
+            export.main, [f"--model={t / 'none.keras'}", f"--out={t / 'export'}"] + a)),
+        "search": (search_cli.build_parser(), lambda a, t: _run_main(
+            search_cli.main, [f"--model={t / 'none.keras'}", f"--out={t / 'search'}", "--target_ms=1"] + a)),
+        "reproduce": (reproduce_cli.build_parser(), lambda a, t: _run_main(
+            lambda argv: reproduce_cli.parse_args(argv) and 0, [f"--out={t / 'reproduce'}"] + a)),
+        "import": (official_cli.build_parser(), lambda a, t: _run_main(
+            official_cli.main, [str(t / "none.pt"), "--arch=us_mobilenet_v1", f"--out={t / 'm.keras'}"] + a)),
+    }
+
+
+def _checked_type(action_type):
+    """The `Number` behind an argparse `type=` (also inside `slimkeras.cli.optional`), or None."""
+    if isinstance(action_type, Number):
+        return action_type
+    for cell in getattr(action_type, "__closure__", None) or ():
+        if isinstance(cell.cell_contents, Number):
+            return cell.cell_contents
+    return None
+
+
+def _number_flags(parser):
+    """The `--name`s of `parser`'s flags whose values are numbers checked by `Number`."""
+    return [a.option_strings[0] for a in parser._actions if _checked_type(a.type) is not None]
+
+
+def _unchecked_number_flags(parser):
+    """The `--name`s of flags parsed by a bare `int` or `float` (no finiteness or range check)."""
+    return [a.option_strings[0] for a in parser._actions if a.type in (int, float)]
+
+
+def _train_number_flags():
+    fv = absl_flags.FlagValues()
+    config.define_flags(fv)
+    return [name for name in fv if isinstance(fv[name].parser, (absl_flags.IntegerParser, absl_flags.FloatParser))]
+
+
+def test_every_numeric_training_flag_is_bounded():
+    assert sorted(_train_number_flags()) == sorted(config.BOUNDS)
+
+
+@pytest.mark.parametrize("command", [
+    "switch", "bench", "search", "reproduce", "import",
+    pytest.param("export", marks=pytest.mark.xfail(
+        strict=True, reason="tflite_export/export.py's owner wires slimkeras.cli.Number into its parser")),
+])
+def test_every_numeric_flag_goes_through_the_shared_check(command):
+    parser, _ = _parsers()[command]
+    assert _unchecked_number_flags(parser) == []
+
+
+def _files(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root) for d, dirs, fs in os.walk(root) for f in fs + dirs)
+
+
+def _check_outcome(code, err, flag, value):
+    """Exit 0, or exit 2 with exactly one `error:` line; never a traceback."""
+    assert "Traceback" not in err
+    assert code in (0, 2), (flag, value, code, err)
+    if code == 2:
+        lines = err.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), (flag, value, err)
+
+
+def _train_case(rng):
+    """(argv, the flag that must be named in the error or None) of one random training case:
+    a mode, then one to three fuzzed flags (the one flag of a one-flag case with a value that
+    is never a number must be named)."""
+    mode = rng.choice(MODES)
+    argv = [f"--mode={mode}"] + ([] if mode == "universal" else ["--width_mult_range=", "--width_mult_list=0.5"])
+    numbers = _train_number_flags()
+    fuzzed = []
+    for _ in range(rng.randint(1, 3)):
+        if rng.random() < 0.3:
+            name, value = rng.choice(["width_mult_range", "width_mult_list", "lr_milestones", "eval_widths"]), \
+                rng.choice(LISTS)
+        else:
+            name, value = rng.choice(numbers), rng.choice(NOT_NUMBERS + MAYBE_NUMBERS)
+        fuzzed.append((name, value))
+    named = fuzzed[0][0] if len(fuzzed) == 1 and fuzzed[0][1] in NOT_NUMBERS else None
+    return argv + [f"--{name}={value}" for name, value in fuzzed], named
+
+
+def test_fuzz_training_flags(tmp_path, capsys):
+    rng = random.Random(SEED)
+    for _ in range(CASES * 5):  # validation only: fast
+        argv, bad = _train_case(rng)
+        code = _train(argv, tmp_path)
+        err = capsys.readouterr().err
+        _check_outcome(code, err, argv, "")
+        if bad:
+            assert code == 2 and f"--{bad}" in err, (argv, err)
+        assert _files(tmp_path) == [], argv  # validation creates no model dir
+
+
+@pytest.mark.parametrize("command", ["switch", "bench", "export", "search", "reproduce", "import"])
+def test_fuzz_command_flags(command, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    parser, run = _parsers()[command]
+    checked = _number_flags(parser)
+    fuzzed = checked + _unchecked_number_flags(parser) + LIST_FLAGS[command]
+    rng = random.Random(f"{SEED}-{command}")
+    for _ in range(CASES):
+        flag = rng.choice(fuzzed)
+        value = rng.choice(NOT_NUMBERS + MAYBE_NUMBERS + (LISTS if flag in LIST_FLAGS[command] else []))
+        code = run([f"{flag}={value}"], tmp_path)
+        err = capsys.readouterr().err
+        _check_outcome(code, err, flag, value)
+        if flag in checked and value in NOT_NUMBERS:
+            assert code == 2 and flag in err and repr(value) in err, (flag, value, err)
+        assert _files(tmp_path) == [], (flag, value)
+
+
+@pytest.mark.parametrize("flag, value", [
+    ("--width_mult_range", v) for v in ["1.0,0.25", "0,1", "0.5,0.5", "nan,1", "0.25,inf", "0.25,0.5,0.5", "1e308,1"]
+] + [("--width_mult_list", v) for v in ["1.0,nan", "0.5,0.5", "0,1", "-0.5,1", "x"]])
+def test_library_width_errors_become_one_line(flag, value, tmp_path, capsys):
+    mode = ["--mode=universal"] if flag == "--width_mult_range" else ["--mode=slimmable", "--width_mult_range="]
+    assert _train(mode + [f"{flag}={value}"], tmp_path) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and flag in err[0], err
+
+
+@pytest.mark.parametrize("value, message", [
+    ("nan", r"\(0, 100\], got nan"), ("inf", "got inf"), ("-0.1", "got -0.1"), ("0", "got 0.0")])
+def test_learning_rate_must_be_finite_and_positive(value, message, tmp_path):
+    with pytest.raises(config.ConfigError, match=rf"--lr must be in .*{message}"):
+        config.parse(["prog", "--flagfile=us_mbv1_fashion", f"--model_dir={tmp_path}", f"--lr={value}"])
+
+
+@pytest.mark.parametrize("argv", [["--epochs=100000000000000000000"], ["--num_sample_training=1000000"],
+                                  ["--batch_size=0"], ["--seed=-1"], ["--eval_widths=0.1,5"]])
+def test_typos_beyond_a_sane_bound_are_refused(argv, tmp_path):
+    with pytest.raises(config.ConfigError, match=argv[0].split("=")[0]):
+        config.parse(["prog", "--flagfile=us_mbv1_fashion", f"--model_dir={tmp_path}"] + argv)
+
+
+def test_number_type_messages():
+    n = Number(1, 10, integer=True)
+    assert n("3") == 3
+    for text, message in [("nan", "not an integer"), ("2.5", "not an integer"), ("11", "out of range"),
+                          ("0", "out of range"), ("", "not an integer")]:
+        with pytest.raises(Exception, match=message):
+            n(text)
+    f = Number(0, 1, lo_open=True)
+    assert f("1") == 1.0
+    for text in ("0", "nan", "inf", "-inf", "1.0000001"):
+        with pytest.raises(Exception, match=r"allowed: a number in \(0, 1\]"):
+            f(text)
