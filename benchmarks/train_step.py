@@ -39,7 +39,7 @@ def make_trainer(net, mode, x, **kwargs):
     """A compiled, built SlimmableTrainer and a tf.function of its train_step."""
     import tensorflow as tf
 
-    from training.trainer import SlimmableTrainer
+    from slimkeras.training.trainer import SlimmableTrainer
 
     trainer = SlimmableTrainer(net, mode, weight_decay=0.0, **kwargs)
     trainer.compile(optimizer=_sgd())
@@ -82,7 +82,7 @@ def measure(kind, arch, input_shape, batch, repeats, warmup=1):
     import tensorflow as tf
 
     import slimkeras
-    from training import rules
+    from slimkeras.training import rules
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.standard_normal((batch,) + tuple(input_shape)).astype("float32"))

@@ -6,7 +6,7 @@
   crop is decoded alone) against decode-then-crop (tfds decodes the whole JPEG, then
   `imagenet_preprocess`, the path of every tfds dataset before). Both pipelines run on
   one thread (`tf.data` private thread pool of 1, intra-op parallelism 1), interleaved.
-- Evaluation cost: one per-width evaluation of the default job (`WidthCurves.evaluate`:
+- Evaluation cost: one per-width evaluation of the default job (`WidthEvaluation.evaluate`:
   copy the weights into the float32 twin, calibrate lo/mid/hi on 1,024 images, top-1 on
   the 10,000 test images) / one epoch of the default job (234 steps of batch 256,
   extrapolated from 10-step rounds), interleaved.
@@ -122,14 +122,14 @@ def _step(trainer, iterator):
 
 
 def measure_eval_cost(section, cfg):
-    from training import curves
+    from slimkeras.callbacks import WidthEvaluation, curve_widths
     from training.build import float32_twin
 
     job, datasets, net, trainer, iterator = default_job()
     steps = datasets.train_size // job["batch_size"]
-    widths = curves.curve_widths(net.width_spec)
-    width_curves = curves.WidthCurves(float32_twin(job, net), net, datasets.test, datasets.calibration, widths,
-                                      1, os.path.join(tempfile.gettempdir(), "slimkeras_curves_bench"))
+    widths = curve_widths(net.width_spec)
+    width_curves = WidthEvaluation(datasets.test, widths, datasets.calibration, copy=float32_twin(job, net))
+    width_curves.set_model(net)
     chunk = 10
 
     def train_chunk():

@@ -4,13 +4,14 @@ from slimkeras._startup import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
-from slimkeras import datasets, io, layers, models  # noqa: E402
+from slimkeras import callbacks, datasets, io, layers, models, plots, training  # noqa: E402
 from slimkeras.calibration import calibrate_bn
 from slimkeras.channels import active_channels, make_divisible
-from slimkeras.evaluation import evaluate_top1
+from slimkeras.evaluation import evaluate_top1, evaluate_widths
 from slimkeras.materialize import materialize
 from slimkeras.model import SlimmableModel
 from slimkeras.profiling import profile, profile_table
+from slimkeras.training import DistillRule, SlimmableTrainer, SlimSchedule
 from slimkeras.width import WidthConfig, WidthSpec
 
 __version__ = "0.1.0"
@@ -27,19 +28,26 @@ def __getattr__(name):
 
 
 __all__ = [
+    "DistillRule",
+    "SlimSchedule",
     "SlimmableModel",
+    "SlimmableTrainer",
     "WidthConfig",
     "WidthSpec",
     "active_channels",
     "calibrate_bn",
+    "callbacks",
     "datasets",
     "evaluate_top1",
+    "evaluate_widths",
     "io",
     "from_official_checkpoint",
     "layers",
     "make_divisible",
     "models",
     "materialize",
+    "plots",
     "profile",
     "profile_table",
+    "training",
 ]

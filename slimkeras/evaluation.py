@@ -44,3 +44,46 @@ def _batches(data, batch_size):
     images, labels = data
     return lambda: ((tf.constant(images[i:i + batch_size]), labels[i:i + batch_size])
                     for i in range(0, len(images), batch_size))
+
+
+def evaluate_widths(model, data, widths, calibration_data=None, calibration_images=1024,
+                    allow_untrained=False, verbose=0):
+    """Calibrates (where the model's BN needs it), evaluates and profiles each width: the spectrum.
+
+    Args:
+        model: a `SlimmableModel`.
+        data: `(images, labels)` arrays or a dataset of `(images, labels)` batches.
+        widths: the widths (or `(width, stage_ratios)` pairs) to evaluate.
+        calibration_data: training images for `slimkeras.calibrate_bn`; given, every
+            earlier calibration is dropped and `widths` calibrated afresh (universal and
+            shared BN; switchable BN keeps its trained statistics). None: use the
+            statistics the model has.
+        calibration_images: images calibrated on.
+        allow_untrained: as `SlimmableModel.set_width`.
+        verbose: 1 shows calibration's progress bar.
+
+    Returns:
+        A list of dicts, one per width: `width`, `macs`, `params`, `top1` (in [0, 1]) and,
+        for a nonuniform width, `stage_ratios`; ready for `slimkeras.plots.spectrum_figure`.
+
+    Example:
+
+    ```python
+    rows = slimkeras.evaluate_widths(model, (x_test, y_test), [0.25, 0.5, 1.0], calibration_data=x_train)
+    [round(r["top1"], 3) for r in rows]
+    ```
+    """
+    from slimkeras.calibration import calibrate_bn
+    from slimkeras.profiling import profile
+
+    if calibration_data is not None and not model.has_switchable_bn:
+        calibrate_bn(model, calibration_data, widths=list(widths), num_images=calibration_images,
+                     allow_untrained=allow_untrained, clear=True, verbose=verbose)
+    accuracies = evaluate_top1(model, data, widths, allow_untrained=allow_untrained)
+    rows = []
+    for config, top1 in zip(widths, accuracies):
+        width, ratios = config if isinstance(config, tuple) else (config, None)
+        cost = profile(model, width, ratios, allow_untrained=allow_untrained)
+        row = {"width": width, "macs": cost["macs"], "params": cost["params"], "top1": top1}
+        rows.append({**row, "stage_ratios": ratios} if ratios else row)
+    return rows

@@ -12,11 +12,8 @@ from slimkeras.layers import (
     SwitchableBatchNormalization,
     UniversalBatchNormalization,
 )
+from slimkeras.layers.batch_norm import DEFAULT_SLOTS as DEFAULT_BN_SLOTS
 from slimkeras.width import WidthConfig, WidthSpec, WidthState, parse_stage_ratios
-# Compatibility: tflite_export/export.py imports it from here until it calls
-# WidthConfig.describe(); delete then.
-
-DEFAULT_BN_SLOTS = 32
 
 
 @keras.saving.register_keras_serializable(package="slimkeras")
@@ -41,8 +38,8 @@ class SlimmableModel(keras.Model):
             (`{"switches": [...]}` or `{"width_range": [lo, hi]}`).
         num_stages: how many stages `set_width(..., stage_ratios=...)` can
             address (layers carry their `stage` number).
-        num_bn_slots: rows of BN statistics (default: the number of switches
-            for a switch list, 32 for a range).
+        num_bn_slots: rows of BN statistics (default: the BN layers' `num_slots`;
+            without BN layers, the number of switches, or 32 for a range).
         architecture: optional dict `{"name": ..., **builder kwargs}` recording
             how a zoo builder made this model.
         class_names: optional list of str, the classes in output order
@@ -54,10 +51,18 @@ class SlimmableModel(keras.Model):
     Example:
 
     ```python
-    model = slimkeras.models.mobilenet_v1(width_range=(0.25, 1.0), bn="universal",
+    model = slimkeras.models.mobilenet_v1(width_mult_range=(0.25, 1.0), bn="universal",
                                           input_shape=(28, 28, 1), num_classes=10)
     model.set_width(0.55)
     model.width  # 0.55
+
+    # a network of one's own: slimmable layers, each BN after a slimmable layer slimmable too
+    inputs = keras.Input((28, 28, 1))
+    x = slimkeras.layers.SlimmableConv2D(32, 3)(inputs)
+    x = slimkeras.layers.UniversalBatchNormalization()(x)
+    x = keras.layers.GlobalAveragePooling2D()(keras.layers.ReLU()(x))
+    outputs = slimkeras.layers.SlimmableDense(10)(x)
+    own = slimkeras.SlimmableModel(inputs, outputs, width_spec={"width_range": [0.25, 1.0]})
     ```
 
     Attributes:
@@ -79,17 +84,19 @@ class SlimmableModel(keras.Model):
         self.num_stages = num_stages
         self.architecture = architecture
         switches = self.width_spec.switches
-        if num_bn_slots is None:
-            num_bn_slots = len(switches) if switches else DEFAULT_BN_SLOTS
-        self.num_bn_slots = int(num_bn_slots)
-
         slimmable = [l for l in self.layers if isinstance(l, SlimmableLayer)]
         self.bn_layers = [l for l in slimmable if isinstance(l, SlimmableBatchNormBase)]
+        _check_no_plain_batch_norm(self.layers)
+        if num_bn_slots is None:
+            counts = sorted({l.num_slots for l in self.bn_layers})
+            num_bn_slots = counts[0] if counts else (len(switches) if switches else DEFAULT_BN_SLOTS)
+        self.num_bn_slots = int(num_bn_slots)
         for layer in self.bn_layers:
             if layer.num_slots != self.num_bn_slots:
                 raise ValueError(
                     f"BN layer '{layer.name}' has num_slots={layer.num_slots}, but the model "
-                    f"has {self.num_bn_slots} BN slots."
+                    f"has {self.num_bn_slots} BN slots: give every BN layer the same num_slots "
+                    f"(and the model num_bn_slots={layer.num_slots}, or leave it out)."
                 )
             if isinstance(layer, SwitchableBatchNormalization) and not switches:
                 raise ValueError(
@@ -325,6 +332,21 @@ class SlimmableModel(keras.Model):
             }
         )
         return config
+
+
+def _check_no_plain_batch_norm(layers):
+    """A plain Keras BN after a slimmable layer sees a channel count that changes with the
+    width (Keras' own shape error would say nothing about why)."""
+    slimmable_seen = None
+    for layer in layers:  # in topological order
+        if isinstance(layer, SlimmableLayer):
+            slimmable_seen = slimmable_seen or layer
+        elif slimmable_seen is not None and isinstance(layer, keras.layers.BatchNormalization):
+            raise ValueError(
+                f"Layer '{layer.name}' is a plain keras.layers.BatchNormalization after the slimmable "
+                f"layer '{slimmable_seen.name}': its channel count changes with the width. Use "
+                "slimkeras.layers.SwitchableBatchNormalization (S-Nets), UniversalBatchNormalization "
+                "(US-Nets) or SharedBatchNormalization (naive).")
 
 
 def _specialized_forward(model, config, inputs):

@@ -16,8 +16,9 @@ import pytest
 import tensorflow as tf
 
 import slimkeras
-from training import config, rules, schedules
-from training.trainer import SlimmableTrainer
+from slimkeras.training import rules, schedules
+from training import config
+from slimkeras.training.trainer import SlimmableTrainer
 from fashion_data import needs_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -251,10 +252,10 @@ def test_train_step_applies_the_sum_of_the_widths_gradients_once(mode, distill, 
 
 def test_trainer_reports_a_metric_per_width():
     trainer = SlimmableTrainer(tiny_net("universal"), "universal", num_sample=4)
-    assert [m.name for m in trainer.metrics] == [
+    assert [m.name for m in trainer.train_metrics] == [
         "loss_max", "loss_min", "loss_rand1", "loss_rand2", "acc_max", "acc_min", "acc_rand1", "acc_rand2"]
     trainer = SlimmableTrainer(tiny_net("slimmable"), "slimmable")
-    assert [m.name for m in trainer.metrics][:2] == ["loss_w1", "loss_w0.5"]
+    assert [m.name for m in trainer.train_metrics][:2] == ["loss_w1", "loss_w0.5"]
 
 
 # -- flags ------------------------------------------------------------------------------
@@ -264,9 +265,9 @@ ALL_FLAGFILES = sorted(p.name for p in FLAGS.glob("*.flags"))
 @pytest.mark.parametrize("argv, message", [
     (["--mode=slimmable", "--width_mult_range=0.25,1"], "a range needs --mode=universal"),
     (["--mode=universal", "--width_mult_list=0.5,1"], "give --width_mult_range"),
-    (["--mode=universal", "--width_mult_range=0.25,1", "--num_sample_training=1"], "must be >= 2"),
+    (["--mode=universal", "--width_mult_range=0.25,1", "--num_sample_training=1"], r"must be an integer in \[2, 64\], got 1"),
     (["--mode=individual", "--width_mult_list=0.5,1"], "trains one width"),
-    (["--mode=slimmable", "--width_mult_list=0.5,x"], "must be numbers"),
+    (["--mode=slimmable", "--width_mult_list=0.5,x"], "'x' is not a number"),
     (["--mode=universal", "--width_mult_range=0.25,1", "--no_such_flag=1"], "no_such_flag"),
     (["--mode=sideways"], "mode"),
 ])

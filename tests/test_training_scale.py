@@ -42,9 +42,9 @@ def test_mixed_policy_keeps_variables_bn_and_logits_for_the_loss_in_float32():
     assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
     assert {v.dtype for v in net.variables} == {"float32", "float64"}  # float64: the width state
     assert all(v.dtype == "float32" for v in net.trainable_variables)
-    assert all(layer.compute_dtype == "float32" for layer in net.bn_layers)
     assert net.get_layer("conv1").compute_dtype == "float16"
     trainer = build.build_trainer(cfg, net, steps_per_epoch=1)
+    assert all(layer.compute_dtype == "float32" for layer in net.bn_layers)  # the trainer's doing
     assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
     assert "skipped_steps" in [m.name for m in trainer.metrics]
     twin = build.float32_twin(cfg, net)
@@ -285,8 +285,8 @@ def test_jpeg_dataset_trains_with_every_new_option(jpeg_dir, tmp_path):
 
 # -- pieces -------------------------------------------------------------------------------------
 def test_curve_widths_are_the_switches_or_lo_mid_hi():
-    assert curves.curve_widths(slimkeras.WidthSpec(switches=[1.0, 0.25, 0.5])) == [0.25, 0.5, 1.0]
-    assert curves.curve_widths(slimkeras.WidthSpec(width_range=(0.35, 1.0))) == [0.35, 0.675, 1.0]
+    assert slimkeras.callbacks.curve_widths(slimkeras.WidthSpec(switches=[1.0, 0.25, 0.5])) == [0.25, 0.5, 1.0]
+    assert slimkeras.callbacks.curve_widths(slimkeras.WidthSpec(width_range=(0.35, 1.0))) == [0.35, 0.675, 1.0]
 
 
 def test_training_log_has_no_empty_validation_columns(tmp_path):

@@ -16,14 +16,13 @@ OUT_DIR only once complete.
 """
 
 import argparse
+import contextlib
 import os
 import sys
 
 from tflite_export.errors import ExportError
 from tflite_export.manifest import OUTPUT_KINDS
 from tflite_export.model_file import load_model, run_info
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING lines
 
 __all__ = ["ExportError", "export_model", "load_model", "main", "parse_widths"]
 
@@ -59,7 +58,22 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
         bench_threads: thread counts of the latency benchmark (empty: none).
         bench_runs: steady-state runs per benchmark.
         output_kind: "probabilities" (a softmax appended) or "logits".
-        verbose: 1 shows a progress bar.
+        verbose: 0 prints nothing, 1 a progress bar and a summary, 2 also the
+            converter's and interpreter's native log lines (dropped otherwise).
+
+    Example:
+
+    ```python
+    net = slimkeras.models.mobilenet_v1(width_mult_range=(0.25, 1.0), input_shape=(28, 28, 1),
+                                        num_classes=10)
+    x = np.random.rand(256, 28, 28, 1).astype("float32")
+    slimkeras.calibrate_bn(net, x, widths=[0.25, 1.0], verbose=0)
+    manifest = tflite_export.export_model(net, out_dir, widths=[0.25, 1.0], precisions=["fp32", "int8"],
+                                          representative=x, labels=[str(i) for i in range(10)],
+                                          preprocessing=slimkeras.datasets.fashion_mnist.preprocessing(),
+                                          verbose=0)
+    [m["path"] for m in manifest["models"]]  # ['w0.25_fp32.tflite', 'w0.25_int8.tflite', ...]
+    ```
 
     Raises:
         ExportError: bad widths, precisions, data or output directory, or a
@@ -68,6 +82,7 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
     from slimkeras import io as slim_io
     from tflite_export import bn_bundle, manifest as manifest_lib
     from tflite_export.export_dir import staged_directory
+    from tflite_export.quiet import native_logs_filtered
 
     configs, precisions = _check_request(model, widths, precisions, output_kind)
     input_shape = tuple(model.inputs[0].shape[1:])
@@ -80,7 +95,8 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
     labels, preprocessing = _labels_and_preprocessing(model, dataset, input_shape, data_dir, labels,
                                                       preprocessing)
     _calibrate(model, missing, representative, calibrate_images, dataset, verbose)
-    with staged_directory(out_dir) as staging:
+    with staged_directory(out_dir) as staging, (
+            contextlib.nullcontext() if verbose >= 2 else native_logs_filtered()):
         entries = _write_models(model, configs, precisions, staging, output_kind,
                                 None if representative is None else representative[:representative_images],
                                 test_data, bench_threads, bench_runs, verbose)
@@ -304,6 +320,7 @@ def _parser():
 
 def main(argv=None):
     """`python -m tflite_export.export`; returns the exit code (2 after one `error:` line)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
     from slimkeras.cli import run
     from tflite_export.bench import parse_threads
 

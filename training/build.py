@@ -11,8 +11,8 @@ from slimkeras import datasets
 from slimkeras.datasets import fashion_mnist
 from training import data as data_lib
 from training.config import distill_rule
-from training.schedules import SlimSchedule
-from training.trainer import SlimmableTrainer
+from slimkeras.training.schedules import SlimSchedule
+from slimkeras.training.trainer import SlimmableTrainer
 
 
 @dataclasses.dataclass
@@ -107,8 +107,7 @@ def build_net(cfg, input_shape, num_classes, policy=None):
     """The run's SlimmableModel under `policy` (default: --mixed_precision).
 
     Under a mixed policy the layers compute in float16/bfloat16 with float32
-    variables, except the BN layers, which compute in float32 (batch statistics,
-    slots and the normalization itself).
+    variables; the trainer keeps the BN layers in float32.
     """
     policy = policy or cfg["mixed_precision"]
     mixed = policy.startswith("mixed_")
@@ -125,9 +124,6 @@ def build_net(cfg, input_shape, num_classes, policy=None):
         net = slimkeras.models.build(cfg["arch"], **kwargs)
     finally:
         keras.config.set_dtype_policy(previous)
-    if mixed:
-        for layer in net.bn_layers:
-            layer.dtype_policy = "float32"
     if cfg["sync_bn"]:
         for layer in net.bn_layers:
             layer.synchronized = True

@@ -101,9 +101,11 @@ def run(cfg):
         print(f"Resuming from the checkpoint of epoch {initial_epoch} in {cfg['model_dir']}.")
     mixed = cfg["mixed_precision"] != "float32"
     twin = float32_twin(cfg, net) if mixed or (is_chief and cfg["eval_every_epochs"]) else None
-    callbacks = [nan_guard, checkpoint] + ([LossScaleReport()] if trainer.loss_scaled else [])
+    # The checkpoint last: the epoch's log row and curve point exist before it declares the epoch done.
+    callbacks = [nan_guard] + ([LossScaleReport()] if trainer.loss_scaled else [])
     if is_chief:
         callbacks += _logging_callbacks(cfg, net, twin, datasets)
+    callbacks.append(checkpoint)
     start = time.time()
     _fit_rest(trainer, cfg, strategy, datasets, steps, initial_epoch, initial_step, callbacks, checkpoint)
     train_time = time.time() - start
@@ -132,9 +134,11 @@ def run(cfg):
 
 
 def _logging_callbacks(cfg, net, twin, datasets):
-    """The chief's records: per-width curves, `training_log.csv` and TensorBoard."""
+    """The chief's records: TensorBoard, per-width curves and `training_log.csv`, in that
+    order (the curves' `val_top1_w*` logs reach the CSV, not Keras' TensorBoard twice)."""
     import keras
 
+    from slimkeras.callbacks import WidthEvaluation
     from training import curves
     from training.callbacks import TrainingLog
 
@@ -142,13 +146,13 @@ def _logging_callbacks(cfg, net, twin, datasets):
     width_curves = None
     if cfg["eval_every_epochs"]:
         calibration = None if cfg["bn"] == "switchable" else datasets.calibration
-        width_curves = curves.WidthCurves(
-            twin, net, curves.limit_batches(datasets.test, cfg["curve_images"]), calibration,
-            curves.curve_widths(net.width_spec), cfg["eval_every_epochs"], os.path.join(log_dir, "validation"),
-            min(cfg["calibration_images"], curves.CALIBRATION_IMAGES))
-    return ([width_curves] if width_curves else []) + [
+        width_curves = WidthEvaluation(
+            curves.limit_batches(datasets.test, cfg["curve_images"]), None, calibration,
+            cfg["eval_every_epochs"], min(cfg["calibration_images"], curves.CALIBRATION_IMAGES),
+            log_dir=os.path.join(log_dir, "validation"), copy=twin, verbose=1)
+    return [keras.callbacks.TensorBoard(log_dir, update_freq="epoch")] + (
+        [width_curves] if width_curves else []) + [
         TrainingLog(os.path.join(cfg["model_dir"], "training_log.csv"), width_curves and width_curves.columns),
-        keras.callbacks.TensorBoard(log_dir, update_freq="epoch"),
     ]
 
 

@@ -28,6 +28,8 @@ from slimkeras.layers.costs import batch_norm_cost
 BNParameters = collections.namedtuple("BNParameters", ["gamma", "beta", "mean", "variance"])
 BNParameters.__doc__ = "A BN layer's parameters at one width configuration (numpy arrays)."
 
+DEFAULT_SLOTS = 32  # calibrated widths universal and shared BN hold at once, unless told otherwise
+
 _MISSING_STATISTICS = (
     "The current width has no BN statistics. "
     "Calibrate it first: slimkeras.calibrate_bn(model, data, widths=[...])."
@@ -47,12 +49,19 @@ class SlimmableBatchNormBase(SlimmableLayer):
     """
 
     private_affine = False
+    default_num_slots = DEFAULT_SLOTS
     has_default_statistics = False
     updates_slot_in_training = False
     requires_slot_at_inference = True
 
-    def __init__(self, num_slots, momentum=0.9, epsilon=1e-5, synchronized=False, **kwargs):
+    def __init__(self, num_slots=None, momentum=0.9, epsilon=1e-5, synchronized=False, **kwargs):
         super().__init__(**kwargs)
+        if num_slots is None:
+            num_slots = self.default_num_slots
+            if num_slots is None:
+                raise ValueError(
+                    f"{type(self).__name__} needs `num_slots`: the number of switches of the model "
+                    "it is built into (num_slots=4 for switches [0.25, 0.5, 0.75, 1.0]).")
         self.num_slots = check_positive_int(num_slots, "num_slots")
         if not 0.0 <= float(momentum) < 1.0:
             raise ValueError(f"`momentum` must be in [0, 1), got {momentum!r}.")
@@ -272,6 +281,7 @@ class SwitchableBatchNormalization(SlimmableBatchNormBase):
     """
 
     private_affine = True
+    default_num_slots = None  # the model's switches: the layer cannot know them
     updates_slot_in_training = True
 
 
@@ -284,13 +294,14 @@ class UniversalBatchNormalization(SlimmableBatchNormBase):
     at a width without them raises an error saying how to calibrate it.
 
     Args:
-        num_slots: how many widths can hold calibrated statistics at once.
+        num_slots: how many widths can hold calibrated statistics at once
+            (default 32; the model takes its BN slot count from its BN layers).
         momentum, epsilon: see SlimmableBatchNormBase.
 
     Example:
 
     ```python
-    y = slimkeras.layers.UniversalBatchNormalization(num_slots=32)(x)
+    y = slimkeras.layers.UniversalBatchNormalization()(x)
     ```
     """
 
@@ -304,7 +315,8 @@ class SharedBatchNormalization(SlimmableBatchNormBase):
     them, are used instead at their widths.
 
     Args:
-        num_slots: how many widths can hold calibrated statistics at once.
+        num_slots: how many widths can hold calibrated statistics at once
+            (default 32; the model takes its BN slot count from its BN layers).
         momentum, epsilon: see SlimmableBatchNormBase.
     """
 

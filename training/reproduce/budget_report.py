@@ -47,7 +47,7 @@ def render(analysis, grid, meta):
              f"Top-1 (%) on the 10,000 test images after BN calibration ({meta['calibration_images']} images), "
              f"± half the range over the seeds; gaps are means over the seeds both networks have.", "",
              "Rules (`--inplace_distill` plus these; the narrower widths' loss per image is "
-             "(1 − a)·CE(label) + a·T²·CE(teacher/T), see `training.rules.DistillRule`):", ""]
+             "(1 − a)·CE(label) + a·T²·CE(teacher/T), see `slimkeras.training.DistillRule`):", ""]
     lines += [f"- `{v.name}`: {v.label}" + ("" if not v.distill else f" — `{' '.join(v.flags(8)[1:])}` at 8 epochs")
               for v in VARIANTS]
     lines.append(f"- `{SNET.name}` (reference, every budget, seed {meta['seeds'][0]}): {SNET.label}; "

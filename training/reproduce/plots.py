@@ -2,14 +2,11 @@
 
 import os
 
-import matplotlib
 import numpy as np
+from matplotlib.figure import Figure
 
 from training.reproduce.analysis import by_width, first_of, group_curve, individual_at, macs_of, on_grid
 from training.reproduce.study import LABELS, STAGE_RATIO, SWITCHES4
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 (after choosing the backend)
 
 
 def write_plots(results, grid, plot_dir):
@@ -28,10 +25,10 @@ def write_plots(results, grid, plot_dir):
     paths = {}
     for name, plot in (("spectrum.png", _spectrum), ("naturally_slimmable.png", _naturally_slimmable),
                        ("stage_slimming.png", _stage_slimming)):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=100)
+        fig = Figure(figsize=(6.4, 4.2), dpi=100)  # no pyplot: the caller's backend stays as it is
+        ax = fig.add_subplot()
         title = plot(ax, results, grid, macs)
         if title is None:
-            plt.close(fig)
             continue
         paths[name] = os.path.join(plot_dir, name)
         _finish(fig, ax, paths[name], title)
@@ -55,7 +52,6 @@ def _finish(fig, ax, path, title):
         ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path)
-    plt.close(fig)
 
 
 def _on_grid(curve, grid):
