@@ -307,18 +307,20 @@ def test_switch_cli_picks_by_budget_and_the_java_core_replays_the_same_picks(exp
     out, manifest = exported
     fp32 = [m for m in manifest["models"] if m["precision"] == "fp32"]
     generous = run_switching(out, 1000.0, "fp32", steps=50, verbose=0)
-    assert set(generous["expected_picks"]) == {fp32[-1]["width"]}  # everything fits: the widest
+    assert set(generous.picked) == {fp32[-1]["width"]}  # everything fits: the widest
     tiny = run_switching(out, 1e-6, "fp32", steps=50, verbose=0)
-    assert set(tiny["expected_picks"]) == {fp32[0]["width"]}  # nothing fits: the fastest
+    assert set(tiny.picked) == {fp32[0]["width"]}  # nothing fits: the fastest
     record = tmp_path / "trace.json"
     budget = float(np.median([m["latency_ms"]["1"]["p90"] for m in fp32]))
-    trace = run_switching(out, budget, "fp32", steps=400, record=record, verbose=0)
+    summary = run_switching(out, budget, "fp32", steps=400, record=record, verbose=0)
+    from tflite_export.trace_runner import load_trace, run_trace
+
+    trace = load_trace(record)
+    assert len(trace["expected_picks"]) == summary.steps == 400
     build = _java_core()
     result = subprocess.run(["java", "-cp", str(build), "org.slimkeras.core.CoreTool", "trace", str(record)],
                             capture_output=True, text=True, check=True)
     assert [float(x) for x in result.stdout.split()] == trace["expected_picks"]
-    from tflite_export.trace_runner import load_trace, run_trace
-
     assert run_trace(load_trace(record)) == trace["expected_picks"]
 
 
@@ -327,7 +329,7 @@ def test_switch_cli_rejects_bad_budgets_and_precisions(exported, capsys):
 
     out = str(exported[0])
     assert switch.main([out, "--budget_ms=-1"]) == 2
-    assert "--budget_ms must be a positive number" in capsys.readouterr().err
+    assert "argument --budget_ms: '-1' is out of range" in capsys.readouterr().err
     assert switch.main([out, "--budget_ms=1", "--precision=fp16"]) == 2
     assert "has fp32, int8" in capsys.readouterr().err
 

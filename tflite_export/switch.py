@@ -20,11 +20,15 @@ the same run and must make the same picks.
 
 # Only light imports at the top: the busy processes of --load_processes are spawned
 # and import this module again.
+import contextlib
+import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 from tflite_export.background_load import BackgroundLoad
@@ -115,12 +119,12 @@ class LoadedModels:
 def run_switching(out_dir, budget_ms, precision=None, threads=1, steps=2000, startup_runs=10,
                   load_processes=0, load_at=0.3, load_until=0.6, mode=WIDEST, record=None,
                   verbose=1):
-    """Runs the live switching loop; returns the recorded trace with its `picks`.
+    """Runs the live switching loop; returns its `SwitchSummary`.
 
     Args:
         out_dir: an export directory.
         budget_ms ... mode: see `SwitchSettings`.
-        record: if given, the trace is written there (JSON, atomically).
+        record: if given, the trace is streamed there (JSON, complete or not at all; `trace_recorder`).
         verbose: 1 prints the start, every switch and a summary.
 
     Raises:
@@ -147,27 +151,77 @@ def run_switching(out_dir, budget_ms, precision=None, threads=1, steps=2000, sta
     if verbose:
         print(f"start: {current.id} (budget {settings.budget_ms} ms; start-up p90s: " + ", ".join(
             f"{c.id} {selector.tracker(c).p90():.3f}" for c in candidates if c.width in startup) + ")")
-    rows, picks = _switching_loop(selector, models, settings, verbose)
-    trace = {
+    header = {
         "name": "recorded",
         "description": f"recorded from {os.path.abspath(out_dir)} ({precision}, {settings.threads} threads)",
         "budget_ms": settings.budget_ms, "config": {"mode": settings.mode}, "budget_changes": {},
         "models": [{"width": c.width, "top1": None if math.isnan(c.top1) else c.top1} for c in candidates],
         "fail_to_load": models.failed,
         "startup": {f"{w!r}": v for w, v in startup.items()},
-        # Failed models have no latency; the selector never runs them.
-        "steps": [{f"{w!r}": round(ms, 6) for w, ms in row.items()} for row in rows],
-        "expected_picks": picks,
     }
-    if record:
-        from slimkeras.io import write_json_atomic
-
-        write_json_atomic(record, trace)
+    with trace_recorder(record, header) as recorder:
+        summary = _switching_loop(selector, models, settings, verbose, recorder)
     if verbose:
-        counts = {c.id: picks.count(c.width) for c in candidates}
-        switches = sum(1 for a, b in zip(picks, picks[1:]) if a != b)
-        print(f"done: {settings.steps} steps, {switches} switches; steps per model: {counts}")
-    return trace
+        counts = {c.id: summary.picked.get(c.width, 0) for c in candidates}
+        print(f"done: {settings.steps} steps, {summary.switches} switches; steps per model: {counts}")
+    return summary
+
+
+@dataclass
+class SwitchSummary:
+    """What a switching run did, in fixed memory however long it ran.
+
+    Args:
+        steps: steps run.
+        switches: steps whose pick differs from the step before's.
+        picked: {width: steps it was the pick after}.
+        last: the pick after the last step (None before the first).
+    """
+
+    steps: int = 0
+    switches: int = 0
+    picked: dict = field(default_factory=dict)
+    last: Optional[float] = None
+
+    def add(self, pick):
+        """Counts one step's pick."""
+        self.switches += self.last is not None and pick != self.last
+        self.picked[pick] = self.picked.get(pick, 0) + 1
+        self.steps += 1
+        self.last = pick
+
+
+@contextlib.contextmanager
+def trace_recorder(path, header):
+    """Yields `record(row, pick)`, which streams each step into the trace JSON file at `path`.
+
+    The file is `header` plus `steps` (one {width: ms} row per step) and
+    `expected_picks`, written as the run goes (steps straight into the file,
+    picks into a temporary file appended at the end), so memory stays flat however
+    long the run; it appears complete or not at all (`slimkeras.io.atomic_path`).
+    With `path` None, `record` does nothing.
+    """
+    if not path:
+        yield lambda row, pick: None
+        return
+    from slimkeras.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w") as out, tempfile.TemporaryFile("w+") as picks:
+        out.write(json.dumps(header)[:-1] + ', "steps": [')
+        separator = ""
+
+        def record(row, pick):
+            nonlocal separator
+            # Failed models have no latency; the selector never runs them.
+            out.write(separator + json.dumps({f"{w!r}": round(ms, 6) for w, ms in row.items()}))
+            picks.write(separator + json.dumps(pick))
+            separator = ", "
+
+        yield record
+        out.write('], "expected_picks": [')
+        picks.seek(0)
+        shutil.copyfileobj(picks, out)
+        out.write("]}\n")
 
 
 def _uniform_entries(manifest, precision):
@@ -192,11 +246,12 @@ def _benchmark_at_startup(selector, models, runs):
     return startup
 
 
-def _switching_loop(selector, models, settings, verbose):
-    """Steps the selector `settings.steps` times; (latency rows, picked widths)."""
+def _switching_loop(selector, models, settings, verbose, record):
+    """Steps the selector `settings.steps` times, handing each step's latency row and pick to
+    `record`; returns the run's `SwitchSummary` (nothing kept per step: flat memory)."""
     load = BackgroundLoad(settings.load_processes)
     load_steps = range(math.ceil(settings.load_at * settings.steps), math.ceil(settings.load_until * settings.steps))
-    rows, picks = [], []
+    summary = SwitchSummary()
     try:
         for t in range(settings.steps):
             if settings.load_processes and not load.running and t in load_steps:
@@ -208,15 +263,15 @@ def _switching_loop(selector, models, settings, verbose):
                 if verbose:
                     print(f"step {t}: background load stops")
             row = {w: models.time(w) for w in models.widths}
-            rows.append(row)
             result = selector.step(lambda candidate: row[candidate.width])
-            picks.append(result.current.width)
+            record(row, result.current.width)
+            summary.add(result.current.width)
             if verbose and result.switched:
                 print(f"step {t}: {result.ran.id} -> {result.current.id} (last {result.ms:.3f} ms, "
                       f"p90 {selector.tracker(result.ran).p90():.3f} ms, budget {settings.budget_ms} ms)")
     finally:
         load.stop()
-    return rows, picks
+    return summary
 
 
 def build_parser():
