@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 FASHION := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 JUNIT := /usr/share/java/junit-platform-console-standalone.jar
+CHROMIUM := /usr/bin/chromium
+WEB_MODULES := web_demo/node_modules/.package-lock.json
 
 .PHONY: setup test test-all train system-packages clean
 
@@ -21,13 +23,14 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-# Debian packages: Fashion-MNIST (the offline default data) and JUnit (the Android core's tests).
+# Debian packages: Fashion-MNIST (the offline default data), JUnit (the Android core's tests),
+# Chromium, Node.js and npm (the browser demo's tests; npm never downloads a browser).
 system-packages:
-	@if [ ! -f $(FASHION) ] || [ ! -f $(JUNIT) ]; then \
+	@if [ ! -f $(FASHION) ] || [ ! -f $(JUNIT) ] || [ ! -x $(CHROMIUM) ] || ! command -v npm >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist junit5 >/dev/null; \
+	    apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist junit5 chromium nodejs npm >/dev/null; \
 	  else \
-	    echo "Run as root, or: sudo apt-get install -y dataset-fashion-mnist junit5"; exit 1; \
+	    echo "Run as root, or: sudo apt-get install -y dataset-fashion-mnist junit5 chromium nodejs npm"; exit 1; \
 	  fi; \
 	fi
 
@@ -36,12 +39,18 @@ system-packages:
 # suite's time is single-threaded graph tracing: 2 workers on 2 cores finish sooner than one.
 TEST_WORKERS ?= 2
 
-test: setup
+# The browser demo's pinned npm packages (LiteRT.js; puppeteer-core drives Debian's Chromium).
+$(WEB_MODULES): web_demo/package.json web_demo/package-lock.json | system-packages
+	cd web_demo && npm ci --no-audit --no-fund
+
+test: setup $(WEB_MODULES)
 	bash android_demo/core/run_tests.sh
+	cd web_demo && node --test test/
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
-test-all: setup
+test-all: setup $(WEB_MODULES)
 	bash android_demo/core/run_tests.sh
+	cd web_demo && node --test test/
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup -m ""
 
 train: setup
