@@ -2,7 +2,8 @@
 
 A reader sees the old file or the new one, never a half-written one; a failed
 write (a full disk, an exception in the writer) leaves the old file untouched
-and no temporary file behind.
+and no temporary file behind. The file gets the permissions the umask allows
+(0644 under umask 022), as a plain `open` would give it.
 """
 
 import contextlib
@@ -30,6 +31,7 @@ def atomic_path(path):
     os.close(fd)
     try:
         yield tmp
+        os.chmod(tmp, default_mode())  # mkstemp's 0600 would hide the file from other users
         _fsync_file(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -37,6 +39,25 @@ def atomic_path(path):
             os.remove(tmp)
         raise
     _fsync_directory(directory)
+
+
+def umask():
+    """The process's umask (read from /proc where it can be, else set and restored at once)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_mode(directory=False):
+    """The mode `open` (0666) or `mkdir` (0777) give under the umask: 0644 / 0755 under 022."""
+    return (0o777 if directory else 0o666) & ~umask()
 
 
 def write_text_atomic(path, text):

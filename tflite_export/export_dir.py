@@ -1,7 +1,8 @@
 """The export directory on disk: written complete into a staging directory, then swapped in.
 
 A failed export (an exception, a full disk, an I/O error) leaves `out_dir` as it
-was and no staging directory behind.
+was and no staging directory behind. The directory gets the permissions the umask
+allows (0755 under umask 022), so a web server or another account can read it.
 """
 
 import contextlib
@@ -9,6 +10,7 @@ import os
 import shutil
 import tempfile
 
+from slimkeras.io import default_mode
 from tflite_export.errors import ExportError
 from tflite_export.manifest import MANIFEST_NAME
 
@@ -51,7 +53,9 @@ def _staging_directory(out_dir):
     parent = os.path.dirname(out_dir)
     try:
         os.makedirs(parent, exist_ok=True)
-        return tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+        staging = tempfile.mkdtemp(prefix=f".{os.path.basename(out_dir)}.tmp-", dir=parent)
+        os.chmod(staging, default_mode(directory=True))  # mkdtemp's 0700 would hide the export
+        return staging
     except OSError as e:
         raise ExportError(f"--out={out_dir} cannot be written: {e.strerror} ({e.filename}).") from None
 
