@@ -27,7 +27,7 @@ def images(count=NUM_IMAGES):
     try:
         from slimkeras.datasets import fashion_mnist
 
-        raw, _ = fashion_mnist.load_data("train")
+        raw, _ = fashion_mnist.load_split("train")
         return fashion_mnist.normalize(raw[:count]).numpy(), "Fashion-MNIST train[:1024]"
     except Exception:  # dataset not installed: the cost does not depend on the pixels
         rng = np.random.default_rng(0)

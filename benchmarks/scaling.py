@@ -47,7 +47,7 @@ def datasets(cfg):
 
     if "images" not in _DATA:
         try:
-            _DATA["images"] = fashion_mnist.load_data("train", cfg["data_dir"])
+            _DATA["images"] = fashion_mnist.load_split("train", cfg["data_dir"])
             _DATA["source"] = "Fashion-MNIST (Debian's IDX files)"
         except datasets_lib.DataError:
             rng = np.random.default_rng(0)

@@ -46,9 +46,9 @@ def test_sample_indices_is_the_seeded_permutation_prefix():
 
 def test_fashion_mnist_missing_folder_says_how_to_get_it(tmp_path):
     with pytest.raises(datasets.DataError, match="apt-get install -y dataset-fashion-mnist"):
-        datasets.fashion_mnist.load_data("train", str(tmp_path))
+        datasets.fashion_mnist.load_split("train", str(tmp_path))
     with pytest.raises(datasets.DataError, match="not 'valid'"):
-        datasets.fashion_mnist.load_data("valid", str(tmp_path))
+        datasets.fashion_mnist.load_split("valid", str(tmp_path))
 
 
 def test_evaluate_top1_matches_numpy_over_arrays_and_datasets():

@@ -208,3 +208,114 @@ def test_number_type_messages():
     for text in ("0", "nan", "inf", "-inf", "1.0000001"):
         with pytest.raises(Exception, match=r"allowed: a number in \(0, 1\]"):
             f(text)
+
+
+# -- data readers (point 3) ------------------------------------------------------------------------
+def _idx_bytes(array):
+    """The IDX encoding of a uint8 array."""
+    import struct
+
+    import numpy as np
+
+    array = np.asarray(array, np.uint8)
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def _write_split(folder, images, labels, split="test"):
+    """Writes `split`'s gzipped IDX pair into `folder`; returns (images path, labels path)."""
+    import gzip
+
+    from slimkeras.datasets.fashion_mnist import FILES
+
+    folder.mkdir(exist_ok=True)
+    paths = [folder / name for name in FILES[split]]
+    for path, array in zip(paths, (images, labels)):
+        path.write_bytes(gzip.compress(_idx_bytes(array)))
+    return paths
+
+
+def _fashion_like(n=10, size=28):
+    import numpy as np
+
+    return np.zeros((n, size, size), np.uint8), np.arange(n, dtype=np.uint8) % 10
+
+
+def _broken(kind, folder):
+    """A data folder broken as `kind` says; (the file the error must name, what it must say)."""
+    import gzip
+
+    images, labels = _fashion_like()
+    image_file, label_file = _write_split(folder, images, labels)
+    if kind == "truncated gzip":
+        data = image_file.read_bytes()
+        image_file.write_bytes(data[:len(data) // 2])
+        return image_file, "damaged or truncated"
+    if kind == "not gzip":
+        label_file.write_bytes(b"plain text, not gzip")
+        return label_file, "damaged or truncated"
+    if kind == "wrong magic":
+        image_file.write_bytes(gzip.compress(b"\x1f\x8b\x08\x03" + bytes(100)))
+        return image_file, "not an IDX file"
+    if kind == "short data":
+        label_file.write_bytes(gzip.compress(_idx_bytes(labels)[:-3]))
+        return label_file, "truncated: 7 values"
+    if kind == "broken header":
+        label_file.write_bytes(gzip.compress(b"\x00\x00\x08\x03\x00"))
+        return label_file, "broken IDX header"
+    if kind == "wrong counts":
+        _write_split(folder, images, labels[:9])
+        return image_file, "10 images but"
+    if kind == "32x32 images":
+        _write_split(folder, *_fashion_like(size=32))
+        return image_file, "shape 32x32; Fashion-MNIST's are 28x28"
+    if kind == "labels out of range":
+        _write_split(folder, images, labels + 10)
+        return label_file, "not a list of labels 0..9"
+    if kind == "missing labels file":
+        label_file.unlink()
+        return label_file, "is missing"
+    if kind == "missing images file":
+        image_file.unlink()
+        return image_file, "is missing"
+    raise AssertionError(kind)
+
+
+BROKEN = ["truncated gzip", "not gzip", "wrong magic", "short data", "broken header", "wrong counts",
+          "32x32 images", "labels out of range", "missing labels file", "missing images file"]
+
+
+@pytest.mark.parametrize("kind", BROKEN)
+def test_every_broken_data_file_is_one_line_naming_it(kind, tmp_path):
+    from slimkeras.datasets import DataError, fashion_mnist
+
+    named, message = _broken(kind, tmp_path / "data")
+    with pytest.raises(DataError) as error:
+        fashion_mnist.load_split("test", str(tmp_path / "data"))
+    text = str(error.value)
+    assert "\n" not in text and str(named) in text and message in text, text
+
+
+def test_load_data_gives_both_splits_as_keras_datasets(tmp_path):
+    from slimkeras.datasets import fashion_mnist
+
+    _write_split(tmp_path, *_fashion_like(6), split="train")
+    _write_split(tmp_path, *_fashion_like(4), split="test")
+    (x_train, y_train), (x_test, y_test) = fashion_mnist.load_data(str(tmp_path))
+    assert x_train.shape == (6, 28, 28, 1) and y_train.shape == (6,) and x_test.shape == (4, 28, 28, 1)
+    assert y_test.dtype.name == "int32" and list(y_test) == [0, 1, 2, 3]
+    with pytest.raises(TypeError, match=r"load_split\('train'"):
+        fashion_mnist.load_data("train")
+
+
+@pytest.mark.parametrize("kind", ["32x32 images", "truncated gzip", "missing labels file"])
+def test_training_on_broken_data_stops_before_writing_anything(kind, tmp_path, capsys):
+    from training.main import main
+
+    data = tmp_path / "data"
+    _write_split(data, *_fashion_like(), split="train")
+    named, message = _broken(kind, data)
+    code = main(["training.main", "--flagfile=us_mbv1_fashion", f"--model_dir={tmp_path / 'run'}",
+                 f"--data_dir={data}", "--epochs=1", "--verbose=0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and str(named) in err[0], err
+    assert not (tmp_path / "run").exists()

@@ -35,10 +35,10 @@ def small_image_augmentation(cfg):
 def build_datasets(cfg):
     name, batch, seed = cfg["dataset"], cfg["batch_size"], cfg["seed"]
     if name == "fashion_mnist":
-        images, labels = fashion_mnist.load_data("train", cfg["data_dir"], cfg["download"])
+        images, labels = fashion_mnist.load_split("train", cfg["data_dir"], cfg["download"])
         if cfg["train_limit"]:
             images, labels = images[:cfg["train_limit"]], labels[:cfg["train_limit"]]
-        test_images, test_labels = fashion_mnist.load_data("test", cfg["data_dir"], cfg["download"])
+        test_images, test_labels = fashion_mnist.load_split("test", cfg["data_dir"], cfg["download"])
         if cfg["eval_limit"]:
             test_images, test_labels = test_images[:cfg["eval_limit"]], test_labels[:cfg["eval_limit"]]
         order = datasets.sample_indices(len(images), cfg["calibration_images"], seed)

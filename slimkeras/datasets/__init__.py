@@ -1,6 +1,7 @@
 """The datasets of slimkeras' tools, as `keras.datasets` is to Keras.
 
-- `fashion_mnist`: the offline default (Debian's IDX files), `load_data(split)`.
+- `fashion_mnist`: the offline default (Debian's IDX files): `load_data()` (both splits, as
+  `keras.datasets`), `load_split(split)`.
 - `tfds_pipeline`: any prepared tfds dataset through the papers' ImageNet recipe
   or the small-image one.
 - `load_images`: a split as numpy arrays (test, calibration, representative images).

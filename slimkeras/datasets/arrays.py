@@ -23,7 +23,7 @@ def load_images(dataset, split, input_shape, data_dir=None, limit=None, seed=Non
         DataError: the data is missing, with how to get it.
     """
     if dataset == "fashion_mnist":
-        images, labels = fashion_mnist.load_data(split, data_dir)
+        images, labels = fashion_mnist.load_split(split, data_dir)
         order = sample_indices(len(images), limit, seed)
         return fashion_mnist.normalize(images[order]).numpy(), labels[order]
     if split == "test" and dataset.startswith("imagenet"):

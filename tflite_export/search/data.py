@@ -44,8 +44,8 @@ def load_data(params, input_shape):
         raise SearchError(f"the model's input is {tuple(input_shape)}; the search reads Fashion-MNIST "
                           f"{fashion_mnist.INPUT_SHAPE} only.")
     try:
-        train_x, train_y = fashion_mnist.load_data("train", params.data_dir)
-        test_x, test_y = fashion_mnist.load_data("test", params.data_dir)
+        train_x, train_y = fashion_mnist.load_split("train", params.data_dir)
+        test_x, test_y = fashion_mnist.load_split("test", params.data_dir)
     except DataError as e:
         raise SearchError(str(e)) from None
     pool = len(train_x) - params.val_images

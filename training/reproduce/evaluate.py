@@ -28,8 +28,8 @@ class EvalData:
     """
 
     def __init__(self, quick):
-        train_images, _ = fashion_mnist.load_data("train")
-        test_images, test_labels = fashion_mnist.load_data("test")
+        train_images, _ = fashion_mnist.load_split("train")
+        test_images, test_labels = fashion_mnist.load_split("test")
         if quick:
             train_images = train_images[:2048]
             test_images, test_labels = test_images[:512], test_labels[:512]
