@@ -13,13 +13,17 @@ WEB_MODULES := web_demo/node_modules/.package-lock.json
 
 setup: $(STAMP) system-packages
 
-# The pinned requirements, then the project itself (editable; --no-deps keeps the pins in force,
-# --no-build-isolation builds with the pinned setuptools, offline). An existing venv is kept: `venv`
-# run again by another python3 rewrites its pyvenv.cfg and breaks it.
-$(STAMP): requirements.txt pyproject.toml
+# The pinned requirements (runtime, the tests' tools, torch: one resolve), then the project itself
+# (editable; --no-deps keeps the pins in force, --no-build-isolation builds with the pinned
+# setuptools, offline). TORCH_INDEX=https://download.pytorch.org/whl/cpu takes torch's CPU build from
+# PyTorch's index where no local wheel folder has it (PyPI's Linux torch is a CUDA build of several
+# GB). An existing venv is kept: `venv` run again by another python3 rewrites its pyvenv.cfg and breaks it.
+TORCH_INDEX ?=
+$(STAMP): requirements.txt requirements-dev.txt requirements-torch.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -r requirements-torch.txt \
+	  $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

@@ -1,5 +1,6 @@
-"""The installable library: the flagfile lookup, the wheel's contents and metadata, and an installed
-wheel used from a folder outside the checkout (library import, a training run, a console script)."""
+"""The installable library: the flagfile lookup, the wheel's contents and metadata, an installed
+wheel used from a folder outside the checkout (library import, a training run, a console script),
+and the requirements files (PyPI alone, no local versions)."""
 
 import ast
 import configparser
@@ -9,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -22,10 +24,29 @@ from fashion_data import needs_fashion
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.xdist_group(__name__)
 PACKAGES = ("slimkeras", "training", "tflite_export")
-# Console scripts whose modules other changes are adding; each is checked once its module exists.
-BUILD_ONLY = {"setuptools"}
-DEV = {"pytest", "pytest-timeout", "pytest-xdist"}
+BUILD_ONLY = {"setuptools"}  # pinned in requirements-dev.txt: `make` builds the project with it
+DEV = {"pytest", "pytest-timeout", "pytest-xdist", "nbclient", "nbformat", "ipykernel"}
 OPTIONAL = {"torch"}  # pinned for the tests; an extra for users
+TFDS = {"tensorflow-datasets", "importlib-resources"}  # pinned in requirements.txt; the [tfds] extra
+EXTRAS = {"torch": OPTIONAL, "tfds": TFDS, "dev": DEV}
+PYPI = "https://pypi.org/simple"
+
+
+def _name(name):
+    return name.lower().replace("_", "-")
+
+
+def _pins(filename):
+    """{normalized name: version} of a requirements file's own lines (`-r` includes left out)."""
+    pins = {}
+    for line in (ROOT / filename).read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith("-"):
+            requirement = Requirement(line)
+            (spec,) = requirement.specifier
+            assert spec.operator == "==", line
+            pins[_name(requirement.name)] = spec.version
+    return pins
 
 
 # -- flagfile lookup ------------------------------------------------------------------------------
@@ -132,17 +153,19 @@ def test_wheel_metadata_matches_the_pinned_requirements(wheel):
     assert re.search(r"^Name: slimkeras$", metadata, re.M)
     assert re.search(rf"^Version: {re.escape(_source_version())}$", metadata, re.M)
     requires = [Requirement(line) for line in re.findall(r"^Requires-Dist: (.*)$", metadata, re.M)]
-    runtime = {r.name.lower().replace("_", "-"): r for r in requires if r.marker is None}
-    extras = {r.name for r in requires if r.marker is not None}
-    pins = {}
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            pin = Requirement(line)
-            pins[pin.name.lower().replace("_", "-")] = str(pin.specifier).removeprefix("==")
-    assert set(runtime) == set(pins) - BUILD_ONLY - DEV - OPTIONAL and extras == OPTIONAL | DEV
+    runtime = {_name(r.name): r for r in requires if r.marker is None}
+    pins = {**_pins("requirements.txt"), **_pins("requirements-dev.txt"), **_pins("requirements-torch.txt")}
+    assert set(runtime) == set(_pins("requirements.txt")) - TFDS
+    provided = re.findall(r"^Provides-Extra: (.*)$", metadata, re.M)
+    assert set(EXTRAS) <= set(provided), provided  # others may add extras of their own
+    for extra, names in EXTRAS.items():
+        extra_requires = {_name(r.name): r for r in requires
+                          if r.marker is not None and r.marker.evaluate({"extra": extra})}
+        assert set(extra_requires) == names, (extra, extra_requires)
+        runtime.update(extra_requires)
+    assert set(pins) - BUILD_ONLY == set(runtime)
     for name, requirement in runtime.items():  # every pin lies in the range users get
         assert requirement.specifier.contains(pins[name]), (name, requirement, pins[name])
-    assert re.findall(r"^Provides-Extra: (.*)$", metadata, re.M) == ["torch", "dev"]
 
 
 def test_every_console_script_is_a_main_in_the_wheel(wheel):
@@ -152,7 +175,7 @@ def test_every_console_script_is_a_main_in_the_wheel(wheel):
         scripts = dict(entry_points["console_scripts"])
         names = set(z.namelist())
         assert set(scripts) == {"slimkeras-train", "slimkeras-export", "slimkeras-bench", "slimkeras-switch",
-                                "slimkeras-search", "slimkeras-reproduce", "slimkeras-import"}
+                                "slimkeras-search", "slimkeras-reproduce", "slimkeras-import", "slimkeras-web"}
         for script, target in scripts.items():
             module, function = target.split(":")
             path = module.replace(".", "/") + ".py"
@@ -215,3 +238,57 @@ def test_installed_console_script_gives_help_and_one_error_line(installed, tmp_p
     assert failed.stderr.strip().splitlines() == [
         "error: --flagfile=no_such_job is neither a file nor a shipped flagfile; shipped: "
         + ", ".join(sorted(p.stem for p in (ROOT / "training" / "flags").glob("*.flags"))) + "."]
+
+
+# -- the requirements files -----------------------------------------------------------------------
+def test_requirements_txt_is_the_runtime_set_in_public_versions():
+    for filename in ("requirements.txt", "requirements-dev.txt", "requirements-torch.txt"):
+        for line in (ROOT / filename).read_text().splitlines():
+            assert "+" not in line.split("#")[0], f"{filename}: a local version only its own index serves: {line}"
+    runtime = _pins("requirements.txt")
+    assert {"tensorflow", "keras", "ai-edge-litert", "numpy"} <= set(runtime)
+    assert not set(runtime) & (DEV | OPTIONAL | BUILD_ONLY) and not any("pytest" in n for n in runtime)
+    dev_lines = [line.strip() for line in (ROOT / "requirements-dev.txt").read_text().splitlines()
+                 if line.strip() and not line.startswith("#")]
+    assert dev_lines[0] == "-r requirements.txt" and set(_pins("requirements-dev.txt")) == DEV | BUILD_ONLY
+    assert set(_pins("requirements-torch.txt")) == OPTIONAL
+    recipe = (ROOT / "Makefile").read_text()
+    assert "-r requirements.txt -r requirements-dev.txt -r requirements-torch.txt" in recipe  # make installs all three
+
+
+def _pip_without_local_folders(args, **kwargs):
+    """pip with no configuration file (this machine's point at local wheel folders) and --isolated (no
+    PIP_* variables): only what the command line names."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    return subprocess.run([sys.executable, "-m", "pip", *args, "--isolated"], capture_output=True, text=True,
+                          env={**env, "PIP_CONFIG_FILE": os.devnull}, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def pypi():
+    try:
+        urllib.request.urlopen(f"{PYPI}/pip/", timeout=20).close()
+    except OSError as e:
+        pytest.skip(f"PyPI ({PYPI}) is unreachable from here: {e}")
+    return PYPI
+
+
+def test_pinned_requirements_resolve_from_pypi_alone(pypi, tmp_path):
+    report = tmp_path / "report.json"
+    result = _pip_without_local_folders(
+        ["install", "--dry-run", "--ignore-installed", "--no-deps", "--only-binary=:all:", "--index-url", pypi,
+         "-r", "requirements.txt", "-r", "requirements-dev.txt", "--report", str(report)],
+        cwd=ROOT, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    install = json.loads(report.read_text())["install"]
+    assert {_name(i["metadata"]["name"]): i["metadata"]["version"] for i in install} == {
+        **_pins("requirements.txt"), **_pins("requirements-dev.txt")}
+    assert not [i["download_info"]["url"] for i in install if i["download_info"]["url"].startswith("file:")]
+    # torch's pin is on PyPI too (as a CUDA build; requirements-torch.txt says where the CPU build is).
+    # Listed, not downloaded: the wheel is over 500 MB.
+    (version,) = _pins("requirements-torch.txt").values()
+    listed = _pip_without_local_folders(["index", "versions", "torch", "--only-binary=:all:", "--index-url", pypi],
+                                        timeout=300)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+    (line,) = [line for line in listed.stdout.splitlines() if line.startswith("Available versions:")]
+    assert version in line.removeprefix("Available versions:").replace(",", " ").split()
