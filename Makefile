@@ -19,7 +19,7 @@ setup: $(STAMP) system-packages
 # PyTorch's index where no local wheel folder has it (PyPI's Linux torch is a CUDA build of several
 # GB). An existing venv is kept: `venv` run again by another python3 rewrites its pyvenv.cfg and breaks it.
 TORCH_INDEX ?=
-$(STAMP): requirements.txt requirements-dev.txt requirements-torch.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt requirements-torch.txt pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -r requirements-torch.txt \

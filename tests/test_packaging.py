@@ -1,6 +1,6 @@
 """The installable library: the flagfile lookup, the wheel's contents and metadata, an installed
 wheel used from a folder outside the checkout (library import, a training run, a console script),
-and the requirements files (PyPI alone, no local versions)."""
+the requirements files (PyPI alone, no local versions) and a build from a read-only checkout."""
 
 import ast
 import configparser
@@ -106,15 +106,14 @@ def test_parse_reads_a_shipped_flagfile_by_name_from_any_folder(tmp_path, monkey
 # -- the wheel ------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """Builds the wheel from a copy of the sources (an in-tree build would leave build/ behind,
-    whose stale files later wheels would take), with a `tensorflow` that fails on import: the
-    version must be read without importing slimkeras."""
+    """Builds the wheel from a copy of the sources (only the files a build reads), with a
+    `tensorflow` that fails on import: the version must be read without importing slimkeras."""
     work = tmp_path_factory.mktemp("build")
     source = work / "source"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in PACKAGES:
         shutil.copytree(ROOT / package, source / package, ignore=ignore)
-    for name in ("pyproject.toml", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md"):
         shutil.copy(ROOT / name, source / name)
     trap = work / "trap" / "tensorflow"
     trap.mkdir(parents=True)
@@ -292,3 +291,67 @@ def test_pinned_requirements_resolve_from_pypi_alone(pypi, tmp_path):
     assert listed.returncode == 0, listed.stderr[-3000:]
     (line,) = [line for line in listed.stdout.splitlines() if line.startswith("Available versions:")]
     assert version in line.removeprefix("Available versions:").replace(",", " ").split()
+
+
+# -- a build from a read-only checkout ------------------------------------------------------------
+def _copy_sources(source):
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for package in PACKAGES:
+        shutil.copytree(ROOT / package, source / package, ignore=ignore)
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+
+
+def _snapshot(folder):
+    return {str(p.relative_to(folder)): (p.is_dir(), p.stat().st_size, p.stat().st_mtime_ns)
+            for p in [folder, *folder.rglob("*")]}
+
+
+def _run_read_only(source, args, **kwargs):
+    """Runs args with `source` read-only: write bits off, and (root ignores those) a read-only bind
+    mount where this machine lets root make one; a snapshot compared afterwards catches the rest."""
+    paths = [source, *source.rglob("*")]
+    for path in paths:
+        path.chmod(path.stat().st_mode & ~0o222)
+    prefix = []
+    if os.geteuid() == 0 and shutil.which("unshare"):
+        mount = ["unshare", "-m", "sh", "-c",
+                 'mount --bind "$0" "$0" && mount -o remount,ro,bind "$0" "$0" && exec "$@"', str(source)]
+        if subprocess.run([*mount, "true"], capture_output=True).returncode == 0:
+            prefix = mount
+    try:
+        return subprocess.run([*prefix, *args], capture_output=True, text=True, **kwargs)
+    finally:
+        for path in paths:
+            path.chmod(path.stat().st_mode | 0o200)
+
+
+@pytest.mark.parametrize("build", ["no-build-isolation", "isolated", "editable"])
+def test_install_from_a_read_only_checkout_writes_nothing_into_it(build, tmp_path, request):
+    source = tmp_path / "checkout"
+    _copy_sources(source)
+    before = _snapshot(source)
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+    env = dict(os.environ)
+    if build == "isolated":  # setuptools from PyPI, into a fresh build environment
+        pip += ["--isolated", "--index-url", request.getfixturevalue("pypi"), "--target", str(target), str(source)]
+        env = {**{k: v for k, v in env.items() if not k.startswith("PIP_")}, "PIP_CONFIG_FILE": os.devnull}
+    elif build == "editable":
+        pip += ["--no-build-isolation", "--prefix", str(target), "-e", str(source)]
+    else:
+        pip += ["--no-build-isolation", "--target", str(target), str(source)]
+    result = _run_read_only(source, pip, cwd=tmp_path, env=env, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert _snapshot(source) == before  # no build/, no slimkeras.egg-info
+    if build == "editable":  # the install points at the checkout
+        (site,) = target.glob("lib/python*/site-packages")
+        code = ("import importlib.util, json, site, sys; site.addsitedir(sys.argv[1]); "
+                "print(json.dumps([importlib.util.find_spec(p).origin for p in sys.argv[2:]]))")
+        found = subprocess.run([sys.executable, "-c", code, str(site), *PACKAGES], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=300)
+        assert found.returncode == 0, found.stderr[-3000:]
+        assert json.loads(found.stdout) == [str(source / p / "__init__.py") for p in PACKAGES]
+    else:
+        assert {p.name for p in target.iterdir()} >= {*PACKAGES, "bin"}
+        assert (target / "training" / "flags" / "us_mbv1_fashion.flags").is_file()
