@@ -1,6 +1,7 @@
 """The installable library: the flagfile lookup, the wheel's contents and metadata, an installed
 wheel used from a folder outside the checkout (library import, a training run, a console script),
-the requirements files (PyPI alone, no local versions) and a build from a read-only checkout."""
+the requirements files (PyPI alone, no local versions), a build from a read-only checkout, and
+TensorFlow's start-up lines when keras is imported before slimkeras."""
 
 import ast
 import configparser
@@ -355,3 +356,43 @@ def test_install_from_a_read_only_checkout_writes_nothing_into_it(build, tmp_pat
     else:
         assert {p.name for p in target.iterdir()} >= {*PACKAGES, "bin"}
         assert (target / "training" / "flags" / "us_mbv1_fashion.flags").is_file()
+
+
+# -- TensorFlow's start-up lines when keras is imported first ---------------------------------------
+def _python(code):
+    """A user's interpreter: no TF_CPP_MIN_LOG_LEVEL (conftest sets one for the tests)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+USE_A_DEVICE = "import tensorflow as tf\ntf.constant(1.0)\nprint(len(tf.config.list_physical_devices('GPU')))\n"
+
+
+def _assert_quiet(stderr, gpus):
+    from slimkeras._startup import NOISE
+
+    if gpus:  # a GPU's own lines ("Created device ...") may follow; the CPU-only ones may not
+        assert not [line for line in stderr.splitlines() if any(n in line for n in NOISE)], stderr
+    else:
+        assert stderr == "", stderr
+
+
+def test_keras_imported_first_prints_only_tensorflows_import_lines_and_nothing_after_slimkeras():
+    """TensorFlow prints its start-up lines to descriptor 2 while `import keras` imports it, before
+    slimkeras can act (README, Install): they are the known ones only; from `import slimkeras` on,
+    nothing, not even cuInit's line at the first use of a device."""
+    from slimkeras._startup import NOISE
+
+    result = _python("import sys\nimport keras\nsys.stderr.write('<keras imported>\\n')\nsys.stderr.flush()\n"
+                     "import slimkeras\n" + USE_A_DEVICE)
+    before, after = result.stderr.split("<keras imported>\n")
+    assert all(any(n in line for n in NOISE) for line in before.splitlines()), before
+    _assert_quiet(after, int(result.stdout.split()[-1]))
+
+
+def test_slimkeras_imported_before_keras_prints_nothing():
+    result = _python("import slimkeras\nimport keras\n" + USE_A_DEVICE)
+    _assert_quiet(result.stderr, int(result.stdout.split()[-1]))
