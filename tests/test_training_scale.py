@@ -311,6 +311,7 @@ def test_checkpoint_inside_an_epoch_points_at_its_step(tmp_path):
                 "epoch": 3, "step": 2, "file": "ckpt-3-step2.weights.h5"}
     assert checkpoint.latest_position()[:2] == (3, 4)  # step 6 is the epoch end's
     checkpoint.on_epoch_end(3)
+    checkpoint.on_train_end()  # the epoch's checkpoint waits for every callback's epoch end
     assert checkpoint.restore(model) == (4, 0)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith("ckpt-")] == ["ckpt-4.weights.h5"]
 
@@ -323,12 +324,12 @@ def test_fashion_mnist_is_found_in_keras_cache_under_keras_home_or_home(tmp_path
     from slimkeras.datasets import DataError, fashion_mnist
 
     debian = fashion_mnist.DEFAULT_DIR
-    want_images, want_labels = fashion_mnist.load_data("test")
+    want_images, want_labels = fashion_mnist.load_split("test")
     monkeypatch.setattr(fashion_mnist, "DEFAULT_DIR", str(tmp_path / "no_debian"))
     monkeypatch.delenv("KERAS_HOME", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     with pytest.raises(DataError) as error:
-        fashion_mnist.load_data("test")
+        fashion_mnist.load_split("test")
     message = str(error.value)
     for place in ("no_debian", str(tmp_path / "home" / ".keras" / "datasets" / "fashion-mnist"),
                   "apt-get install -y dataset-fashion-mnist", "--data_dir", "--download",
@@ -342,9 +343,9 @@ def test_fashion_mnist_is_found_in_keras_cache_under_keras_home_or_home(tmp_path
         if cache.name == "keras_home":
             shutil.rmtree(tmp_path / "home" / ".keras")
             monkeypatch.setenv("KERAS_HOME", str(cache))
-        images, labels = fashion_mnist.load_data("test")
+        images, labels = fashion_mnist.load_split("test")
         np.testing.assert_array_equal(images, want_images)
         np.testing.assert_array_equal(labels, want_labels)
         assert fashion_mnist.find_dir("test") == str(target)
     with pytest.raises(DataError, match="elsewhere"):  # an explicit --data_dir is the only place looked
-        fashion_mnist.load_data("test", str(tmp_path / "elsewhere"))
+        fashion_mnist.load_split("test", str(tmp_path / "elsewhere"))
