@@ -1,10 +1,10 @@
 """The browser twin of the app (web_demo/) in Debian's headless Chromium, on real LiteRT.js.
 
-A small export (tests/web_export.py) is served by `python -m tflite_export.web`; one browser
-session (web_demo/scripts/drive.mjs, puppeteer-core) visits the page on it and on hostile copies
-of its manifest. The page's outputs, picks and refusals are compared with independent
-references: the Python LiteRT interpreter, the Python policy, tflite_export.manifest and the
-Java core (CoreTool).
+A small export (`benchmarks.web_latency.build_export`: the default job's network, untrained,
+BN calibrated) is served by `python -m tflite_export.web`; one browser session
+(web_demo/scripts/drive.mjs, puppeteer-core) visits the page on it and on hostile copies of its
+manifest. The page's outputs, picks and refusals are compared with independent references: the
+Python LiteRT interpreter, the Python policy, tflite_export.manifest and the Java core (CoreTool).
 """
 
 import json
@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmarks.web_latency import WIDTHS, build_export
 from fashion_data import needs_fashion
 from java_core import compile_core
 from tflite_export import manifest as manifest_lib, web
 from tflite_export.runtime import TFLiteModel
 from tflite_export.switch_policy import Candidate, SelectorConfig, WidthSelector
-from web_export import WIDTHS, build_small_export
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB_DEMO = ROOT / "web_demo"
@@ -51,7 +51,7 @@ HOSTILE = {
 def export_dir(tmp_path_factory):
     """The small export (fp32 and int8) plus the hostile copies of it in sub-folders."""
     out = tmp_path_factory.mktemp("web") / "export"
-    build_small_export(out)
+    build_export(out)
     for name, (spoil, _) in HOSTILE.items():
         copy = out / name
         copy.mkdir()
@@ -71,13 +71,15 @@ def core_build():
 
 
 @pytest.fixture(scope="module")
-def server(export_dir):
+def server(export_dir, tmp_path_factory):
     """`python -m tflite_export.web EXPORT --port=0` as a user starts it; yields its URL."""
-    process = subprocess.Popen([sys.executable, "-m", "tflite_export.web", str(export_dir), "--port=0"],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=ROOT)
+    log = tmp_path_factory.mktemp("server") / "stderr.txt"
+    with open(log, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "tflite_export.web", str(export_dir), "--port=0"],
+                                   stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=ROOT)
     try:
         line = process.stdout.readline()
-        assert "http://127.0.0.1:" in line, line
+        assert "http://127.0.0.1:" in line, log.read_text()[-3000:]
         yield line.split(" at ")[1].split()[0]
     finally:
         process.terminate()
@@ -108,7 +110,7 @@ def visits(server, export_dir, tmp_path_factory):
 def fashion_test_images(count):
     from slimkeras.datasets import fashion_mnist
 
-    images, labels = fashion_mnist.load_data("test")
+    images, labels = fashion_mnist.load_split("test")
     return images[:count, :, :, 0], labels[:count]
 
 

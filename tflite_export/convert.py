@@ -50,7 +50,7 @@ def with_signature(model, output_kind="probabilities"):
     return keras.Model(images, {output_kind: outputs}, name=model.name)
 
 
-def convert(model, precision="fp32", representative=None):
+def convert(model, precision="fp32", representative=None, float_io=False):
     """Converts a plain Keras model (e.g. from `slimkeras.materialize`) to TFLite.
 
     Uses `TFLiteConverter.from_keras_model`, which freezes the weights and folds
@@ -65,6 +65,9 @@ def convert(model, precision="fp32", representative=None):
         representative: float32 images preprocessed as the model expects
             (int8 only: the activation ranges are measured on them; a few hundred
             training images suffice).
+        float_io: int8 only: keep float32 input and output (the file quantizes
+            and dequantizes at its ends), for runtimes without int8 tensors such as
+            LiteRT.js 2.5.3 (benchmarks/web_latency.py measures such files).
 
     Returns:
         The .tflite file's bytes.
@@ -88,8 +91,9 @@ def convert(model, precision="fp32", representative=None):
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
-        converter.inference_output_type = tf.int8
+        if not float_io:
+            converter.inference_input_type = tf.int8
+            converter.inference_output_type = tf.int8
     # The converter exports a SavedModel first and prints its signature; keep the output clean.
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
         # int8 input/output with no input statistics is what we ask for: the app quantizes

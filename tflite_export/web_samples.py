@@ -21,7 +21,7 @@ def fashion_samples(manifest, count=8):
                                                                 pre.get("channels")) != (28, 28, 1):
         return []
     try:
-        images, labels = fashion_mnist.load_data("test")
+        images, labels = fashion_mnist.load_split("test")
     except DataError:
         return []
     return [(f"test{i}", fashion_mnist.LABELS[int(labels[i])], gray_png(images[i, :, :, 0]))

@@ -38,6 +38,7 @@ async function start() {
     await startLiteRt(new URL('/node_modules/@litertjs/core/wasm/', location.href).href, settings.threads);
     state.timings.liteRtMs = performance.now() - t1;
     for (const entry of entries) state.models.push(await WidthModel.compile(entry, contents[entry.id], settings.threads));
+    state.timings.compiledMs = performance.now() - t0;
     await loadSamples();
     status(`Benchmarking ${entries.length} widths in this page…`);
     state.bench = await benchmark(state.models, state.tensor, settings.runs, settings.warmupMs);
