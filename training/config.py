@@ -1,9 +1,11 @@
 """Flags of `python -m training.main` and their validation (before any work starts)."""
 
 import os
+import re
 
 from absl import flags
 
+from slimkeras import WidthSpec
 from slimkeras.cli import COUNT_MAX, Number, check_numbers, number_list
 from slimkeras.training import rules, schedules
 
@@ -156,9 +158,17 @@ def parse(argv):
     try:
         fv(argv)
     except flags.Error as e:
-        raise ConfigError(str(e)) from None
+        raise ConfigError(_with_bounds(str(e))) from None
     config = {name: fv[name].value for name in fv}
     return validate(config)
+
+
+def _with_bounds(message):
+    """absl's message of a value it could not parse (`flag --epochs=1.5: ...`), with what is allowed."""
+    match = re.match(r"flag --(\w+)=", message)
+    if match and match.group(1) in BOUNDS:
+        return f"{message.rstrip('.')}; allowed: {BOUNDS[match.group(1)].allowed()}."
+    return message
 
 
 def shipped_flagfiles(directory=FLAGFILE_DIR):
@@ -263,11 +273,9 @@ def validate(c):
 
 def _width_spec(c):
     """The library's `WidthSpec` of the width flags (it refuses reversed, equal or duplicate widths)."""
-    import slimkeras
-
     if c["mode"] == "universal":
-        return slimkeras.WidthSpec(width_range=c["width_mult_range"])
-    return slimkeras.WidthSpec(switches=c["width_mult_list"])
+        return WidthSpec(width_range=c["width_mult_range"])
+    return WidthSpec(switches=c["width_mult_list"])
 
 
 def _validate(c):
