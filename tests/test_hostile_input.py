@@ -319,3 +319,18 @@ def test_training_on_broken_data_stops_before_writing_anything(kind, tmp_path, c
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: ") and str(named) in err[0], err
     assert not (tmp_path / "run").exists()
+
+
+def test_the_real_command_prints_one_line_and_creates_no_model_dir(tmp_path):
+    """`python -m training.main ... --lr=nan` as a user runs it: one stderr line, exit 2, nothing made."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-m", "training.main", "--flagfile=us_mbv1_fashion",
+                             f"--model_dir={tmp_path / 'run'}", "--lr=nan"], cwd=root, capture_output=True,
+                            text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(root)})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["error: --lr must be in (0, 100], got nan."], result.stderr
+    assert not (tmp_path / "run").exists()
