@@ -32,7 +32,7 @@ def materialize(model, width=None, stage_ratios=None, allow_untrained=False, nam
 
     ```python
     plain = slimkeras.materialize(model, 0.5)
-    plain.export("w0.5", format="litert")
+    plain.export("w0.5.tflite", format="litert")
     ```
     """
     if not isinstance(model, SlimmableModel):

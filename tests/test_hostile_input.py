@@ -100,11 +100,7 @@ def test_every_numeric_training_flag_is_bounded():
     assert sorted(_train_number_flags()) == sorted(config.BOUNDS)
 
 
-@pytest.mark.parametrize("command", [
-    "switch", "bench", "search", "reproduce", "import",
-    pytest.param("export", marks=pytest.mark.xfail(
-        strict=True, reason="tflite_export/export.py's owner wires slimkeras.cli.Number into its parser")),
-])
+@pytest.mark.parametrize("command", ["switch", "bench", "search", "reproduce", "import", "export"])
 def test_every_numeric_flag_goes_through_the_shared_check(command):
     parser, _ = _parsers()[command]
     assert _unchecked_number_flags(parser) == []

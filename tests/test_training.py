@@ -384,7 +384,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
             "--steps_per_epoch=5", *QUICK]
     assert run_main(*base, "--epochs=1").returncode == 0
     _, good = checkpoint_weights(tmp_path)
-    result = run_main(*base, "--epochs=2", "--lr=1e30", "--lr_schedule=constant", "--warmup_epochs=0")
+    result = run_main(*base, "--epochs=2", "--lr=100", "--lr_schedule=constant", "--warmup_epochs=0")
     assert result.returncode == 3
     assert "became NaN at epoch 2" in result.stderr and "checkpoint of epoch 1 is kept" in result.stderr
     epoch, kept = checkpoint_weights(tmp_path)

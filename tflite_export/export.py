@@ -72,7 +72,7 @@ def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=N
                                           representative=x, labels=[str(i) for i in range(10)],
                                           preprocessing=slimkeras.datasets.fashion_mnist.preprocessing(),
                                           verbose=0)
-    [m["path"] for m in manifest["models"]]  # ['w0.25_fp32.tflite', 'w0.25_int8.tflite', ...]
+    [m["path"] for m in manifest["models"]]  # ['w0.25_fp32.tflite', 'w1.0_fp32.tflite', 'w0.25_int8.tflite', 'w1.0_int8.tflite']
     ```
 
     Raises:
@@ -281,20 +281,20 @@ def _calibrate(model, missing, representative, calibrate_images, dataset, verbos
 
 def parse_widths(text):
     """`"0.25,0.5"` -> [0.25, 0.5]; "" -> None (the default widths)."""
+    from slimkeras.cli import Number, number_list
+
     if not text:
         return None
-    widths = []
-    for part in text.split(","):
-        try:
-            widths.append(float(part))
-        except ValueError:
-            raise ExportError(f"--widths: {part.strip()!r} is not a number; give e.g. --widths=0.25,0.5,1.0.") from None
-    return widths
+    try:
+        return number_list("widths", text.split(","), Number(0, 4, lo_open=True))
+    except ValueError as e:
+        raise ExportError(f"{e} Give e.g. --widths=0.25,0.5,1.0.") from None
 
 
 def _parser():
-    from slimkeras.cli import ArgumentParser
+    from slimkeras.cli import COUNT_MAX, ArgumentParser, Number, optional
 
+    count = Number(0, COUNT_MAX, integer=True)
     parser = ArgumentParser(prog="python -m tflite_export.export", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="the trained .keras file (MODEL_DIR/final.keras)")
@@ -307,13 +307,13 @@ def _parser():
                         help="dataset of the representative/test images (default: the training run's); "
                              "uncalibrated US widths are calibrated on its training images")
     parser.add_argument("--data_dir", default=None, help="where the dataset lies")
-    parser.add_argument("--calibrate_images", type=int, default=None,
+    parser.add_argument("--calibrate_images", type=optional(count), default=None,
                         help=f"calibrate BN of uncalibrated widths on N training images (default: "
                              f"{DEFAULT_CALIBRATION_IMAGES} with --representative_data, else none)")
-    parser.add_argument("--representative_images", type=int, default=500, help="images for int8 ranges")
-    parser.add_argument("--eval_images", type=int, default=None, help="test images for top-1 (0: skip)")
+    parser.add_argument("--representative_images", type=Number(1, COUNT_MAX, integer=True), default=500, help="images for int8 ranges")
+    parser.add_argument("--eval_images", type=optional(count), default=None, help="test images for top-1 (0: skip)")
     parser.add_argument("--threads", default="1", help="benchmark thread counts (comma-separated)")
-    parser.add_argument("--bench_runs", type=int, default=50, help="steady-state benchmark runs (0: skip)")
+    parser.add_argument("--bench_runs", type=Number(0, 10**7, integer=True), default=50, help="steady-state benchmark runs (0: skip)")
     parser.add_argument("--quiet", action="store_true")
     return parser
 

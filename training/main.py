@@ -136,11 +136,9 @@ def run(cfg):
 def _logging_callbacks(cfg, net, twin, datasets):
     """The chief's records: TensorBoard, per-width curves and `training_log.csv`, in that
     order (the curves' `val_top1_w*` logs reach the CSV, not Keras' TensorBoard twice)."""
-    import keras
-
     from slimkeras.callbacks import WidthEvaluation
     from training import curves
-    from training.callbacks import TrainingLog
+    from training.callbacks import FlushingTensorBoard, TrainingLog
 
     log_dir = os.path.join(cfg["model_dir"], "tensorboard")
     width_curves = None
@@ -150,7 +148,7 @@ def _logging_callbacks(cfg, net, twin, datasets):
             curves.limit_batches(datasets.test, cfg["curve_images"]), None, calibration,
             cfg["eval_every_epochs"], min(cfg["calibration_images"], curves.CALIBRATION_IMAGES),
             log_dir=os.path.join(log_dir, "validation"), copy=twin, verbose=1)
-    return [keras.callbacks.TensorBoard(log_dir, update_freq="epoch")] + (
+    return [FlushingTensorBoard(log_dir, update_freq="epoch")] + (
         [width_curves] if width_curves else []) + [
         TrainingLog(os.path.join(cfg["model_dir"], "training_log.csv"), width_curves and width_curves.columns),
     ]
