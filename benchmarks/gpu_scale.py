@@ -94,7 +94,9 @@ def run(quick=False):
                           t.ratio(name, "plain"))
     from benchmarks import jpeg_fixture
     from slimkeras.datasets import jpeg
-    import tensorflow_datasets as tfds
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     data_dir = os.path.join(tempfile.gettempdir(), "slimkeras_jpeg_bench_2000")
     builder = tfds.builder(jpeg_fixture.prepare(data_dir, 2000), data_dir=data_dir)

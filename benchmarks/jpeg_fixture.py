@@ -33,7 +33,9 @@ def _image(rng):
 
 
 def _builder_class():
-    import tensorflow_datasets as tfds
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     class SlimkerasFakeJpegs(tfds.core.GeneratorBasedBuilder):
         """Random ImageNet-sized JPEGs in 10 classes."""
@@ -75,7 +77,9 @@ def prepare(data_dir, train_images=64):
         return NAME
     if _CLASS is None:  # one class per process: tfds registers builders by name
         _CLASS = _builder_class()
-    import tensorflow_datasets as tfds
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     tfds.disable_progress_bar()
     _CLASS(data_dir=data_dir, train_images=train_images).download_and_prepare()

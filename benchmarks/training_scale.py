@@ -44,7 +44,9 @@ def _one_core(ds):
 
 def jpeg_pipelines(data_dir, batch, training):
     """{"fast": iterator, "old": iterator} of the same split, one core each."""
-    import tensorflow_datasets as tfds
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     from slimkeras.datasets import jpeg, preprocess_dataset
 

@@ -95,3 +95,14 @@ def test_importing_slimkeras_prints_nothing():
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert result.returncode == 0
     assert result.stderr == "", result.stderr  # no CUDA, CPU-feature or oneDNN start-up lines
+
+
+def test_a_missing_tensorflow_datasets_is_one_data_error_naming_the_extra(monkeypatch):
+    import sys
+
+    from slimkeras.datasets import DataError
+    from slimkeras.datasets.common import import_tfds
+
+    monkeypatch.setitem(sys.modules, "tensorflow_datasets", None)  # as if not installed
+    with pytest.raises(DataError, match=r"pip install 'slimkeras\[tfds\]'"):
+        import_tfds()

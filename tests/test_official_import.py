@@ -237,8 +237,8 @@ def test_command_without_torch_says_how_to_install_it(tmp_path, us_mbv1):
                             cwd=os.path.dirname(os.path.dirname(__file__)))
     errors = [l for l in result.stderr.splitlines() if l.startswith("error")]
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    assert errors == ["error: reading PyTorch checkpoints needs torch: pip install slimkeras[torch] "
-                      "(or: pip install torch==2.13.0+cpu)"]
+    assert errors == ["error: reading PyTorch checkpoints needs torch: pip install 'slimkeras[torch]' "
+                      "(the CPU build: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu)"]
     assert not (tmp_path / "m.keras").exists()
 
 

@@ -59,7 +59,9 @@ def build_datasets(cfg):
 
 
 def _tfds_datasets(cfg):
-    import tensorflow_datasets as tfds
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     name, size = cfg["dataset"], cfg["image_size"]
     kwargs = dict(data_dir=cfg["data_dir"], download=cfg["download"], seed=cfg["seed"], image_size=size)

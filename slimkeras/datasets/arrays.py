@@ -45,7 +45,9 @@ def metadata(dataset, input_shape, data_dir=None):
     """(class labels, preprocessing dict) of a dataset, as the manifest records them."""
     if dataset == "fashion_mnist":
         return list(fashion_mnist.LABELS), fashion_mnist.preprocessing()
-    import tensorflow_datasets as tfds
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     try:
         info = tfds.builder(dataset, data_dir=data_dir).info

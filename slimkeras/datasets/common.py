@@ -8,6 +8,16 @@ class DataError(ValueError):
     """The data asked for is missing or malformed; the message says how to get it."""
 
 
+def import_tfds():
+    """tensorflow_datasets, or a DataError saying how to install it (an optional extra)."""
+    try:
+        import tensorflow_datasets
+    except ImportError:
+        raise DataError("datasets other than Fashion-MNIST are read through tensorflow-datasets: "
+                        "pip install 'slimkeras[tfds]'") from None
+    return tensorflow_datasets
+
+
 def preprocessing_info(input_shape, mean, std):
     """How a raw 8-bit image becomes model input: `(x / scale - mean[c]) / std[c]` (manifest schema)."""
     height, width, channels = (int(d) for d in input_shape)

@@ -83,7 +83,9 @@ def jpeg_pipeline(builder, split, batch_size, training, seed=0, image_size=224, 
             had consumed `start_batch` batches continues exactly where it stopped.
         shuffle_buffer: encoded records in the shuffle buffer (training).
     """
-    import tensorflow_datasets as tfds
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     read_config = tfds.ReadConfig(shuffle_seed=seed, num_parallel_calls_for_interleave_files=tf.data.AUTOTUNE,
                                   shuffle_reshuffle_each_iteration=True)

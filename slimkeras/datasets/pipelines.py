@@ -97,9 +97,10 @@ def tfds_pipeline(name, split, batch_size, training, data_dir=None, download=Fal
     only the crop; deterministic, and `start_batch` skips encoded records); others
     are decoded by tfds, and `start_batch` skips whole batches.
     """
-    import tensorflow_datasets as tfds
-
     from slimkeras.datasets import jpeg
+    from slimkeras.datasets.common import import_tfds
+
+    tfds = import_tfds()
 
     try:
         builder = tfds.builder(name, data_dir=data_dir)

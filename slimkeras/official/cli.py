@@ -6,7 +6,7 @@
 CHECKPOINT is a published file of JiahuiYu/slimmable_networks (e.g.
 us_mobilenet_v1_calibrated.pt). The .keras file is written under a temporary name beside
 --out and renamed when complete. Bad input stops with one `error:` line and exit code 2.
-Flags may come from a file: --flagfile=FILE. Needs torch (pip install torch==2.13.0+cpu).
+Flags may come from a file: --flagfile=FILE. Needs torch (pip install 'slimkeras[torch]'; see requirements-torch.txt).
 """
 
 import argparse

@@ -25,8 +25,8 @@ from slimkeras.official import archs as archs_lib
 from slimkeras.official import imagenet
 
 TORCH_INSTALL_HINT = (
-    "reading PyTorch checkpoints needs torch: pip install slimkeras[torch] "
-    "(or: pip install torch==2.13.0+cpu)"
+    "reading PyTorch checkpoints needs torch: pip install 'slimkeras[torch]' "
+    "(the CPU build: pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu)"
 )
 
 
