@@ -3,13 +3,13 @@
 //
 //   node scripts/drive.mjs PLAN.json   ->   a JSON list of results on stdout
 //
-// PLAN is a list of visits {url, samples: N, budgets: [ms] | "auto", preprocess: {rgba, width},
-// screenshot: PATH}: each opens
-// `url`, waits for the page's start (window.demo.ready) and records its state; then (when the
-// page is ready) classifies the first N sample images at every width, sets each budget ("auto":
-// below the narrowest width's p90, between the p90s of the two middle widths, above the
-// widest's) recording the pick, turns the `preprocess` image into model input, and takes a
-// screenshot. One browser serves every visit.
+// PLAN is a list of visits {url, samples: N, budgets: [ms] | "auto" | "between", preprocess:
+// {rgba, width}, liveMs: MS, screenshot: PATH}: each opens `url`, waits for the page's start
+// (window.demo.ready) and records its state; then (when the page is ready) classifies the first
+// N sample images at every width, sets each budget ("auto": below the narrowest width's p90,
+// between the p90s of the two middle widths, above the widest's; "between": only the middle
+// one) recording the pick, turns the `preprocess` image into model input, runs the app's live
+// loop for `liveMs`, and takes a screenshot. One browser serves every visit.
 import {mkdtempSync, readFileSync, rmSync} from 'node:fs';
 import {tmpdir} from 'node:os';
 import {join} from 'node:path';
@@ -37,7 +37,7 @@ process.stdout.write(JSON.stringify(results));
 
 async function run(visit) {
   const page = await browser.newPage();
-  await page.setViewport({width: 1100, height: 900});
+  await page.setViewport({width: 1280, height: 900});
   const console = [];
   page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
@@ -67,16 +67,22 @@ async function run(visit) {
     }
     result.top1Dom = await page.$eval('#top3 li', (li) => li.dataset.label).catch(() => null);
   }
-  if (visit.screenshot) await page.screenshot({path: visit.screenshot});
+  if (visit.liveMs && result.state.state === 'ready') {
+    await page.evaluate((ms) => { window.demo.resume(); return new Promise((r) => setTimeout(r, ms)); }, visit.liveMs);
+    await page.evaluate(() => window.demo.pause());
+    result.live = await page.evaluate(() => window.demo.state());
+  }
+  if (visit.screenshot) await page.screenshot({path: visit.screenshot, fullPage: true});
   await page.close();
   return result;
 }
 
 function budgetsOf(budgets, state) {
-  if (budgets !== 'auto') return budgets || [];
+  if (budgets !== 'auto' && budgets !== 'between') return budgets || [];
   const p90 = state.models.map((m) => nearestRankP90(m.window));
   const mid = Math.floor(p90.length / 2);
-  return [Math.min(...p90) * 0.5, (p90[mid - 1] + p90[mid]) / 2, Math.max(...p90) * 1.5];
+  const between = (p90[mid - 1] + p90[mid]) / 2;
+  return budgets === 'between' ? [between] : [Math.min(...p90) * 0.5, between, Math.max(...p90) * 1.5];
 }
 
 function nearestRankP90(values) {
