@@ -72,6 +72,19 @@ def write_json_atomic(path, data, indent=2):
     write_text_atomic(path, json.dumps(data, indent=indent) + "\n")
 
 
+def jsonable(obj):
+    """`obj` with NumPy scalars as Python numbers, tuples as lists and keys as strings (for JSON)."""
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {str(k): jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer, np.bool_)):
+        return obj.item()
+    return obj
+
+
 def _fsync_file(path):
     with open(path, "rb+") as f:
         os.fsync(f.fileno())

@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 
 from training import config
-from training.reproduce import budget_report
-from training.reproduce.budget_study import (VARIANTS, analyse_budgets, compare, default_variant,
+from studies.budget import report as budget_report
+from studies.budget.plan import (VARIANTS, analyse_budgets, compare, default_variant,
                                              plan_budget_jobs, variant_named)
-from training.reproduce.cli import parse_args
-from training.reproduce.jobs import ReproductionError
-from training.reproduce.study import grid_widths
+from studies.budget.cli import parse_args
+from studies.claims.cli import parse_args as parse_claims_args
+from studies.common.jobs import ReproductionError
+from studies.common.study import grid_widths
 from fashion_data import needs_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +139,7 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
     assert ablation["rows"][1][1] == {0.25: pytest.approx(85.2), 0.5: pytest.approx(85.5),
                                       0.75: pytest.approx(85.3), 1.0: pytest.approx(85.0)}  # calibrated
     assert ablation["rows"][3][1][0.25] == pytest.approx(85.4)  # gate, seed 0 only
-    meta = {"command": "python -m training.reproduce --budget_study", "time": "T", "default": "gate",
+    meta = {"command": "python -m studies.budget", "time": "T", "default": "gate",
             "seeds": [0, 1], "screen_epochs": 8, "calibration_images": 2048}
     path = tmp_path / "results.md"
     path.write_text("# Report\n\n## Claims\n\nold claims\n")
@@ -173,25 +174,25 @@ def test_report_section_replaces_its_old_version_and_keeps_the_rest(tmp_path):
 
 
 def test_budgets_flag_is_checked():
-    assert parse_args(["--budget_study", "--budgets=4,12"]).budgets == (4, 12)
-    assert parse_args(["--budget_study", "--quick"]).budgets == (1, 2)
+    assert parse_args(["--budgets=4,12"]).budgets == (4, 12)
+    assert parse_args(["--quick"]).budgets == (1, 2)
     for bad in ("--budgets=8,x", "--budgets=0", "--budgets=8,8", "--epochs=4"):
         with pytest.raises(SystemExit):
-            parse_args(["--budget_study", bad])
+            parse_args([bad])
     for study_only in ("--budgets=4,12", "--contenders=mix_t2"):  # not silently ignored by the claims study
         with pytest.raises(SystemExit):
-            parse_args([study_only])
-    assert parse_args(["--epochs=3"]).epochs == 3
+            parse_claims_args([study_only])
+    assert parse_claims_args(["--epochs=3"]).epochs == 3
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(3600)
 @needs_fashion
 def test_quick_budget_study_end_to_end(tmp_path):
-    """--budget_study --quick (12 short jobs, 2 at a time) writes its section into the report; a rerun resumes."""
+    """python -m studies.budget --quick (12 short jobs, 2 at a time) writes its section into the report; a rerun resumes."""
     out, report = tmp_path / "rep", tmp_path / "results.md"
     report.write_text("# Report\n\nkept\n")
-    command = [sys.executable, "-m", "training.reproduce", "--budget_study", "--quick", "--jobs_at_once=2",
+    command = [sys.executable, "-m", "studies.budget", "--quick", "--jobs_at_once=2",
                f"--out={out}", f"--report={report}"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
@@ -213,7 +214,7 @@ def test_quick_budget_study_end_to_end(tmp_path):
 
 
 def test_jobs_filter_keeps_what_it_names_at_every_budget():
-    from training.reproduce.budget_cli import select_budget_jobs
+    from studies.budget.cli import select_budget_jobs
 
     plan = plan_budget_jobs([8, 16], [0, 1], variant_named("mix"))
     chosen = select_budget_jobs(plan, "nodistill_s0,mix")
@@ -230,7 +231,7 @@ def test_jobs_filter_keeps_what_it_names_at_every_budget():
 
 
 def test_contenders_train_like_the_default_at_every_budget_and_seed():
-    from training.reproduce.budget_cli import contender_variants
+    from studies.budget.cli import contender_variants
 
     contenders = contender_variants("mix_t2, warmup")
     assert [v.name for v in contenders] == ["mix_t2", "warmup"]

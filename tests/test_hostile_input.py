@@ -4,7 +4,7 @@ one `error:` line with exit 2: never a traceback, never a file written on error.
 
 The commands run in-process and stop before any work: training at its validation
 (`training.config.parse`, what `training.main` calls before it creates anything),
-reproduce at `parse_args`, the others on inputs that do not exist (so a value that
+the studies at `parse_args`, the others on inputs that do not exist (so a value that
 passes the flags' check is refused by the next check, still writing nothing).
 """
 
@@ -24,7 +24,7 @@ MAYBE_NUMBERS = ["0", "", "1", "2", "0.5", "1e3", "3.5", "64", "10000"]
 LISTS = ["1.0,0.25", "0.5,0.5", "0,1", "nan,1", "0.25,inf", "1.0,nan", "", ",", "a,b", "0.25,0.5,0.5",
          "0.25,1.0", "-1,1", "1e308,1", "0.25,1.0,0.5", "1,2,3"]
 MODES = ["universal", "slimmable", "naive", "individual"]
-LIST_FLAGS = {"bench": ["--threads"], "export": ["--widths", "--threads"], "reproduce": ["--seeds", "--budgets"],
+LIST_FLAGS = {"bench": ["--threads"], "export": ["--widths", "--threads"], "claims": ["--seeds"], "budget": ["--seeds", "--budgets"],
               "import": ["--width_mult_list"], "switch": [], "search": []}  # comma lists of numbers
 
 
@@ -54,7 +54,8 @@ def _parsers():
     from slimkeras.official import cli as official_cli
     from tflite_export import bench, export, switch
     from tflite_export.search import cli as search_cli
-    from training.reproduce import cli as reproduce_cli
+    from studies.budget import cli as budget_cli
+    from studies.claims import cli as claims_cli
 
     return {
         "switch": (switch.build_parser(), lambda a, t: _run_main(switch.main, [str(t / "none"), "--budget_ms=1"] + a)),
@@ -63,8 +64,10 @@ def _parsers():
             export.main, [f"--model={t / 'none.keras'}", f"--out={t / 'export'}"] + a)),
         "search": (search_cli.build_parser(), lambda a, t: _run_main(
             search_cli.main, [f"--model={t / 'none.keras'}", f"--out={t / 'search'}", "--target_ms=1"] + a)),
-        "reproduce": (reproduce_cli.build_parser(), lambda a, t: _run_main(
-            lambda argv: reproduce_cli.parse_args(argv) and 0, [f"--out={t / 'reproduce'}"] + a)),
+        "claims": (claims_cli.build_parser(), lambda a, t: _run_main(
+            lambda argv: claims_cli.parse_args(argv) and 0, [f"--out={t / 'claims'}"] + a)),
+        "budget": (budget_cli.build_parser(), lambda a, t: _run_main(
+            lambda argv: budget_cli.parse_args(argv) and 0, [f"--out={t / 'budget'}"] + a)),
         "import": (official_cli.build_parser(), lambda a, t: _run_main(
             official_cli.main, [str(t / "none.pt"), "--arch=us_mobilenet_v1", f"--out={t / 'm.keras'}"] + a)),
     }
@@ -100,7 +103,7 @@ def test_every_numeric_training_flag_is_bounded():
     assert sorted(_train_number_flags()) == sorted(config.BOUNDS)
 
 
-@pytest.mark.parametrize("command", ["switch", "bench", "search", "reproduce", "import", "export"])
+@pytest.mark.parametrize("command", ["switch", "bench", "search", "claims", "budget", "import", "export"])
 def test_every_numeric_flag_goes_through_the_shared_check(command):
     parser, _ = _parsers()[command]
     assert _unchecked_number_flags(parser) == []
@@ -150,7 +153,7 @@ def test_fuzz_training_flags(tmp_path, capsys):
         assert _files(tmp_path) == [], argv  # validation creates no model dir
 
 
-@pytest.mark.parametrize("command", ["switch", "bench", "export", "search", "reproduce", "import"])
+@pytest.mark.parametrize("command", ["switch", "bench", "export", "search", "claims", "budget", "import"])
 def test_fuzz_command_flags(command, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     parser, run = _parsers()[command]

@@ -175,7 +175,7 @@ def test_every_console_script_is_a_main_in_the_wheel(wheel):
         scripts = dict(entry_points["console_scripts"])
         names = set(z.namelist())
         assert set(scripts) == {"slimkeras-train", "slimkeras-export", "slimkeras-bench", "slimkeras-switch",
-                                "slimkeras-search", "slimkeras-reproduce", "slimkeras-import", "slimkeras-web"}
+                                "slimkeras-search", "slimkeras-import", "slimkeras-web"}
         for script, target in scripts.items():
             module, function = target.split(":")
             path = module.replace(".", "/") + ".py"

@@ -1,4 +1,4 @@
-"""training.reproduce: the pure helpers (jobs, claim checks, aggregation) and, marked slow, the
+"""studies.claims (and studies.common): the pure helpers (jobs, claim checks, aggregation) and, marked slow, the
 whole --quick pipeline in a subprocess."""
 
 import json
@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from training.reproduce.analysis import analyse
-from training.reproduce.claims import (claim_collapse, claim_smooth, claim_snet_vs_individual, claim_usnet_vs_snet,
+from studies.claims.analysis import analyse
+from studies.common.claims import (claim_collapse, claim_smooth, claim_snet_vs_individual, claim_usnet_vs_snet,
                                        compare_at_equal_macs, interpolate_at, largest_dip, mean_gain)
-from training.reproduce.jobs import job_argv, plan_jobs, run_jobs, select_jobs
-from training.reproduce.machine import InvocationLog, LoadSampler, machine_info
-from training.reproduce.plots import write_plots
-from training.reproduce.probe import nearest_switch
-from training.reproduce.report import write_report
-from training.reproduce.study import SWITCHES4, SWITCHES8, grid_widths
+from studies.common.jobs import job_argv, plan_jobs, run_jobs, select_jobs
+from studies.common.machine import InvocationLog, LoadSampler, machine_info
+from studies.claims.plots import write_plots
+from studies.common.probe import nearest_switch
+from studies.claims.report import write_report
+from studies.common.study import SWITCHES4, SWITCHES8, grid_widths
 from fashion_data import needs_fashion
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +90,7 @@ with open(os.path.join(d, "results.json"), "w") as f:
 
 
 def test_jobs_run_side_by_side_with_their_share_of_the_threads(tmp_path, monkeypatch):
-    from training.reproduce import jobs as jobs_module
+    from studies.common import jobs as jobs_module
 
     monkeypatch.setattr(jobs_module, "job_argv", lambda job, out, epochs, quick: [
         sys.executable, "-c", FAKE_JOB, os.path.join(out, job["name"]), str(epochs)])
@@ -243,7 +243,7 @@ def test_report_from_fake_results(tmp_path):
     a = analyse(res, grid)
     plots = write_plots(res, grid, str(tmp_path / "results"))
     assert set(plots) == {"spectrum.png", "naturally_slimmable.png", "stage_slimming.png"}
-    meta = {"command": "python -m training.reproduce --quick", "quick": True, "epochs": 1, "seeds": [0, 1],
+    meta = {"command": "python -m studies.claims --quick", "quick": True, "epochs": 1, "seeds": [0, 1],
             "jobs": 16, "walls": {"us_s0": {"wall_seconds": 10.0, "cpu_seconds": 12.0}}, "wall_train": 10.0,
             "cpu_train": 12.0, "wall_eval": 5.0, "cpu_eval": 4.0, "wall_total": 15.0,
             "invocations": [{"started": "today", "wall_seconds": 15.0, "load": {"mean": 1.0, "max": 2.0}}],
@@ -300,7 +300,7 @@ def test_quick_reproduction_end_to_end(tmp_path):
     """The whole --quick pipeline (about 4 min alone, 15 on a busy machine), then a resumed run."""
     out = tmp_path / "rep"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    command = [sys.executable, "-m", "training.reproduce", "--quick", f"--out={out}"]
+    command = [sys.executable, "-m", "studies.claims", "--quick", f"--out={out}"]
     proc = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=3600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     jobs = check_quick_output(out)
@@ -313,9 +313,9 @@ def test_quick_reproduction_end_to_end(tmp_path):
 
 def test_invocation_log_marks_a_killed_invocation_interrupted(tmp_path):
     sampler = LoadSampler()
-    first = InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
+    first = InvocationLog(str(tmp_path), "python -m studies.claims", sampler)
     first.update(last="[9/16] naive_s0: training")  # ... then killed: never reaches "finished"
-    second = InvocationLog(str(tmp_path), "python -m training.reproduce", sampler)
+    second = InvocationLog(str(tmp_path), "python -m studies.claims", sampler)
     entries = second.update(status="finished")
     assert [e["status"] for e in entries] == ["interrupted", "finished"]
     assert entries[0]["last"] == "[9/16] naive_s0: training"

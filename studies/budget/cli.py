@@ -1,15 +1,61 @@
-"""`python -m training.reproduce --budget_study`: train the study's jobs, evaluate them on the grid,
+"""`python -m studies.budget`: train the study's jobs, evaluate them on the grid,
 write the report's budget-study section and OUT/budget/analysis.json."""
 
 import os
 import time
+from dataclasses import dataclass
 
-from slimkeras.io import write_json_atomic
+import slimkeras.cli  # imports TensorFlow with its start-up lines filtered
+from slimkeras.io import jsonable, write_json_atomic
+from studies.common.cli import StudyParams, number_list, parse, study_params, study_parser
 from training import config as training_config
-from training.reproduce.budget_study import FLAGFILE, VARIANTS, analyse_budgets, default_variant, plan_budget_jobs
-from training.reproduce.jobs import ReproductionError, matching_jobs, run_pool
-from training.reproduce.machine import elapsed
-from training.reproduce.study import SWITCHES4, grid_widths
+from studies.budget.plan import FLAGFILE, VARIANTS, analyse_budgets, default_variant, plan_budget_jobs
+from studies.common.jobs import ReproductionError, matching_jobs, run_pool
+from studies.common.machine import elapsed
+from studies.common.study import SWITCHES4, grid_widths
+
+DEFAULT_BUDGETS = "8,16"
+EPOCHS = slimkeras.cli.Number(1, 10_000, integer=True)
+
+
+@dataclass
+class BudgetParams(StudyParams):
+    """What one invocation does (`StudyParams`, and the study's own).
+
+    Args:
+        budgets: the budgets (epochs), the first also the screen's.
+        contenders: comma list of the study's rules trained like the default, at every budget and seed.
+    """
+
+    budgets: tuple = ()
+    contenders: str = ""
+
+
+def build_parser():
+    """The command line's parser: every number checked by `slimkeras.cli.Number` (one `error:` line, exit 2)."""
+    p = study_parser("python -m studies.budget", __doc__.split("\n")[0])
+    p.add_argument("--budgets", default=DEFAULT_BUDGETS,
+                   help=f"epochs of each budget (default {DEFAULT_BUDGETS}; --quick: 1,2)")
+    p.add_argument("--contenders", default="", help="rules (comma list) trained like the default rule at every "
+                                                    "budget and seed")
+    return p
+
+
+def parse_args(argv=None):
+    """The parameters of the command line `argv` (default sys.argv[1:]); bad input ends the
+    program with one `error:` line and exit code 2."""
+    p = build_parser()
+    args, argv = parse(p, argv)
+    budgets = "1,2" if args.quick and args.budgets == DEFAULT_BUDGETS else args.budgets
+    return BudgetParams(**vars(study_params(p, args, argv)), budgets=tuple(number_list(p, "budgets", budgets, EPOCHS)),
+                        contenders=args.contenders)
+
+
+def main(argv=None):
+    """Runs the command line `argv`; returns the exit code (2 after one `error:` line for bad input)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # for the training subprocesses
+    params = parse_args(argv)
+    return slimkeras.cli.run(lambda: budget_study(params), errors=(ReproductionError,))
 
 
 def default_rule_variant():
@@ -18,7 +64,7 @@ def default_rule_variant():
     variant = default_variant(cfg, cfg["epochs"])
     if variant is None:
         raise ReproductionError(f"the distillation settings of training/flags/{FLAGFILE}.flags are none of the "
-                                "study's rules (training/reproduce/budget_study.py VARIANTS): add them there")
+                                "study's rules (studies/budget/plan.py VARIANTS): add them there")
     return variant
 
 
@@ -64,7 +110,7 @@ def budget_study(params):
     """Trains the jobs not yet done, then (unless `train_only`) evaluates and writes the section.
 
     Args:
-        params: a `cli.ReproduceParams` with `budget_study` set.
+        params: a `BudgetParams`.
     """
     t0 = time.time()
     default = default_rule_variant()
@@ -82,8 +128,7 @@ def budget_study(params):
     analysis, meta = _evaluate(params, plan, out, walls, default, contenders)
     meta["not_run"] = [f"{j['name']} ({epochs} epochs)" for epochs, jobs in planned.items() for j in jobs
                        if j not in plan.get(epochs, [])]
-    from training.reproduce.budget_report import write_budget_section
-    from training.reproduce.cli import jsonable
+    from studies.budget.report import write_budget_section
 
     write_budget_section(params.report, analysis, grid_widths(params.widths), meta)
     write_json_atomic(os.path.join(out, "analysis.json"), jsonable({"analysis": analysis, "meta": meta}), indent=1)
@@ -91,7 +136,7 @@ def budget_study(params):
 
 
 def _evaluate(params, plan, out, walls, default, contenders):
-    from training.reproduce.evaluate import EvalData, run_evaluations
+    from studies.common.evaluate import EvalData, run_evaluations
 
     data = EvalData(params.quick)
     grid = grid_widths(params.widths)

@@ -1,7 +1,7 @@
 """The distillation budget study: which in-place distillation rule the default US-Net recipe should
 use, measured against the same network without distillation at several training budgets.
 
-`python -m training.reproduce --budget_study` trains, per budget of --budgets (epochs):
+`python -m studies.budget` trains, per budget of --budgets (epochs):
 - every seed: the US-Net without distillation (`nodistill`) and the default flagfile's rule;
 - the first seed: the 4-switch S-Net (`SNET`, the reference of "US-Net within 0.5 pt of the S-Net")
   and the naive shared-BN network (`NAIVE`: with the S-Net, why a US-Net trails it);
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.reproduce.claims import claim_usnet_vs_snet
-from training.reproduce.jobs import ReproductionError
-from training.reproduce.study import PAPER_RULE, SWITCHES4
+from studies.common.claims import claim_usnet_vs_snet
+from studies.common.jobs import ReproductionError
+from studies.common.study import PAPER_RULE, SWITCHES4
 
 FLAGFILE = "us_mbv1_fashion"
 

@@ -1,4 +1,4 @@
-"""Reproduce the S-Nets / US-Nets claims on Fashion-MNIST: `python -m training.reproduce [--epochs=N]`.
+"""Reproduce the S-Nets / US-Nets claims on Fashion-MNIST: `python -m studies.claims [--epochs=N]`.
 
 Trains, with one model family (the small MobileNet v1 for 28x28 inputs), one budget (the same
 epochs, batch, learning rate and schedule for every job) and the same seeds:
@@ -19,6 +19,5 @@ S-Net: `evaluate`, cached in each job's eval.json. Last, the claims are checked 
 `analysis`) and docs/results.md is written with the tables (`report`) and PNG plots in
 docs/results/ (`plots`; --quick: OUT/results.md and OUT/results/). The command line: `cli`.
 
-`--budget_study` instead runs the in-place distillation study (`budget_study`: plan and analysis,
-`budget_cli`: running it, `budget_report`: its section of the report).
+`python -m studies.budget` is the in-place distillation study (`studies/budget/`).
 """

@@ -1,7 +1,7 @@
-"""`python -m training.reproduce`: see `training.reproduce.cli`."""
+"""`python -m studies.claims`: see `studies.claims.cli`."""
 
 import sys
 
-from training.reproduce.cli import main
+from studies.claims.cli import main
 
 sys.exit(main())

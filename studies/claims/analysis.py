@@ -3,10 +3,10 @@ claim's verdict (pure functions of the results dicts `run_evaluations` returns).
 
 import numpy as np
 
-from training.reproduce.claims import (DIP_TOLERANCE, INT8_TOLERANCE, claim_collapse, claim_smooth,
+from studies.common.claims import (DIP_TOLERANCE, INT8_TOLERANCE, claim_collapse, claim_smooth,
                                        claim_snet_vs_individual, claim_usnet_vs_snet, compare_at_equal_macs,
                                        mean_gain)
-from training.reproduce.study import SWITCHES4, SWITCHES8
+from studies.common.study import SWITCHES4, SWITCHES8
 
 
 def stats(values):

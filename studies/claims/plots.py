@@ -5,8 +5,8 @@ import os
 import numpy as np
 from matplotlib.figure import Figure
 
-from training.reproduce.analysis import by_width, first_of, group_curve, individual_at, macs_of, on_grid
-from training.reproduce.study import LABELS, STAGE_RATIO, SWITCHES4
+from studies.claims.analysis import by_width, first_of, group_curve, individual_at, macs_of, on_grid
+from studies.common.study import LABELS, STAGE_RATIO, SWITCHES4
 
 
 def write_plots(results, grid, plot_dir):

@@ -10,10 +10,10 @@ import os
 import numpy as np
 
 from slimkeras.io import write_text_atomic
-from training.reproduce.analysis import by_width, first_of, macs_of, stats, top1_at
-from training.reproduce.claims import (COLLAPSE_GAP, DIP_TOLERANCE, INT8_TOLERANCE, SNET_TOLERANCE,
+from studies.claims.analysis import by_width, first_of, macs_of, stats, top1_at
+from studies.common.claims import (COLLAPSE_GAP, DIP_TOLERANCE, INT8_TOLERANCE, SNET_TOLERANCE,
                                        USNET_TOLERANCE)
-from training.reproduce.study import LABELS, REPRESENTATIVE_IMAGES, STAGE_RATIO, SWITCHES4, SWITCHES8
+from studies.common.study import LABELS, REPRESENTATIVE_IMAGES, STAGE_RATIO, SWITCHES4, SWITCHES8
 
 # How the default epochs were chosen (measured on this project's 2-core machine; see docs/results.md).
 BUDGET_NOTE = (
@@ -74,9 +74,9 @@ def write_report(path, plot_dir, results, analysis, grid, meta, plots):
 
 
 def _budget_study(path):
-    """The budget study's section of the report at `path` as it stands (`--budget_study` writes it), or
+    """The budget study's section of the report at `path` as it stands (`python -m studies.budget` writes it), or
     its empty markers."""
-    from training.reproduce.budget_report import BEGIN, END
+    from studies.budget.report import BEGIN, END
 
     old = open(path).read() if os.path.exists(path) else ""
     start, end = old.find(BEGIN), old.find(END)

@@ -12,9 +12,9 @@ import numpy as np
 import slimkeras
 from slimkeras.datasets import fashion_mnist, sample_indices
 from slimkeras.io import write_json_atomic
-from training.reproduce.machine import self_cpu
-from training.reproduce.probe import nearest_switch, probe_model, set_probe_affine
-from training.reproduce.study import (CALIBRATION_IMAGES, REPRESENTATIVE_IMAGES, STAGE_RATIO, SWITCHES4,
+from studies.common.machine import self_cpu
+from studies.common.probe import nearest_switch, probe_model, set_probe_affine
+from studies.common.study import (CALIBRATION_IMAGES, REPRESENTATIVE_IMAGES, STAGE_RATIO, SWITCHES4,
                                       SWITCHES8)
 
 EVAL_BATCH = 1000

@@ -10,8 +10,8 @@ import sys
 import time
 
 from slimkeras.io import write_json_atomic
-from training.reproduce.machine import elapsed
-from training.reproduce.study import PAPER_RULE, SWITCHES4, SWITCHES8
+from studies.common.machine import elapsed
+from studies.common.study import PAPER_RULE, SWITCHES4, SWITCHES8
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FLAGS_DIR = os.path.join(ROOT, "training", "flags")
@@ -46,7 +46,7 @@ def plan_jobs(seeds):
     jobs.append(_job(f"s8_s{first}", "s8", first, "s_mbv1_fashion",
                      ["--width_mult_list=" + ",".join(f"{w:g}" for w in SWITCHES8)]))
     # The US-Nets of the claims distil with the paper's rule; the default flagfile's rule is the
-    # budget study's subject (`budget_study`).
+    # budget study's subject (`studies.budget`).
     paper = [f"--{k}={v:g}" for k, v in PAPER_RULE.items()]
     jobs += [_job(f"us_s{seed}", "us", seed, "us_mbv1_fashion", ["--inplace_distill", *paper]) for seed in seeds]
     jobs.append(_job(f"us_nodistill_s{first}", "us_nodistill", first, "us_mbv1_fashion", ["--noinplace_distill"]))

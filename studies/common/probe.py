@@ -3,7 +3,7 @@ weights with the BN gamma/beta of one switch."""
 
 import slimkeras
 from slimkeras.layers import SlimmableBatchNormBase
-from training.reproduce.study import RANGE
+from studies.common.study import RANGE
 
 
 def nearest_switch(switches, w):
