@@ -20,17 +20,13 @@ import androidx.camera.core.Preview
 import androidx.camera.lifecycle.ProcessCameraProvider
 import androidx.camera.view.PreviewView
 import androidx.core.content.ContextCompat
-import org.slimkeras.core.AdaptiveClassifier
 import org.slimkeras.core.BudgetScale
-import org.slimkeras.core.FrameConverter
+import org.slimkeras.core.ClassifierSession
 import org.slimkeras.core.Manifest
 import org.slimkeras.core.ManifestException
 import org.slimkeras.core.ManifestParser
 import org.slimkeras.core.NoUsableModelException
 import org.slimkeras.core.Precision
-import org.slimkeras.core.Prediction
-import org.slimkeras.core.Preprocessing
-import org.slimkeras.core.Preprocessor
 import org.slimkeras.core.SelectorConfig
 import java.io.IOException
 import java.util.Locale
@@ -39,9 +35,10 @@ import java.util.concurrent.Executors
 
 /**
  * Classifies camera frames with the widest exported width whose measured latency fits the
- * budget. Reads manifest.json and the models from assets, keeps every width of the chosen
- * precision loaded, benchmarks them at start-up, and lets [AdaptiveClassifier] switch width as
- * the budget slider or the measured latency changes.
+ * budget. Reads manifest.json and the models from assets; the core's [ClassifierSession] keeps
+ * every width of the chosen precision loaded, benchmarks them at start-up, runs each frame
+ * through the app's chain and switches width as the budget slider or the measured latency
+ * changes. This class only binds it to the camera, the widgets and LiteRT.
  *
  * Threads: one worker thread builds sessions and analyses frames (so they never overlap and the
  * GPU delegate stays on its thread); the UI thread only changes the budget.
@@ -55,13 +52,10 @@ class MainActivity : ComponentActivity() {
         val threads: Int,
     )
 
-    /** A classifier over the models of one [Settings]. */
-    private class Session(val manifest: Manifest, val classifier: AdaptiveClassifier)
-
     private val worker: ExecutorService = Executors.newSingleThreadExecutor()
 
     @Volatile private var manifest: Manifest? = null
-    @Volatile private var session: Session? = null
+    @Volatile private var session: ClassifierSession? = null
     @Volatile private var budgetMs = DEFAULT_BUDGET_MS
     @Volatile private var invert = false
     private var requestedSettings: Settings? = null
@@ -121,7 +115,7 @@ class MainActivity : ComponentActivity() {
                 if (!fromUser) return
                 budgetMs = BudgetScale.toMs(progress)
                 showBudget()
-                session?.classifier?.setBudget(budgetMs) // re-picks at once
+                session?.setBudget(budgetMs) // re-picks at once
             }
 
             override fun onStartTrackingTouch(bar: SeekBar) = Unit
@@ -187,32 +181,26 @@ class MainActivity : ComponentActivity() {
         worker.execute { openSession(settings) }
     }
 
-    /** Worker thread: loads and benchmarks every width of [settings], then picks one. */
+    /** Worker thread: the core loads and benchmarks every width of [settings], then picks one. */
     private fun openSession(settings: Settings) {
         closeSession()
         val loaded = manifest ?: return
         val engine = LiteRtEngine(assets, settings.accelerator, settings.threads)
-        val classifier = AdaptiveClassifier(engine, loaded.uniformModels(settings.precision),
-            budgetMs, SelectorConfig.defaults())
-        try {
-            classifier.start(blankInput(loaded.preprocessing()), BENCHMARK_RUNS)
-            classifier.setBudget(budgetMs) // the slider may have moved while benchmarking
+        val opened = try {
+            ClassifierSession.open(loaded, settings.precision, engine, { budgetMs },
+                SelectorConfig.defaults(), BENCHMARK_RUNS, TOP_K)
         } catch (e: NoUsableModelException) {
-            showFailures(classifier.failures())
-            classifier.close()
+            showFailures(e.failures())
             return
         }
-        session = Session(loaded, classifier)
-        showFailures(classifier.failures())
+        session = opened
+        showFailures(opened.failures())
     }
 
     private fun closeSession() {
-        session?.classifier?.close()
+        session?.close()
         session = null
     }
-
-    private fun blankInput(p: Preprocessing): FloatArray =
-        Preprocessor.normalize(IntArray(p.height() * p.width()) { BLACK }, p)
 
     // --- camera -----------------------------------------------------------------------------
 
@@ -233,36 +221,33 @@ class MainActivity : ComponentActivity() {
         }, ContextCompat.getMainExecutor(this))
     }
 
-    /** Worker thread: classifies one frame with the current width and shows the outcome. */
+    /** Worker thread: the core classifies one frame with the current width; shows the outcome. */
     private fun analyze(image: ImageProxy) {
         image.use {
             val current = session ?: return
-            val p = current.manifest.preprocessing()
-            val pixels = FrameConverter.toModelPixels(CameraFrames.argbImage(image),
-                image.imageInfo.rotationDegrees, p, invert)
-            val input = Preprocessor.normalize(pixels, p)
-            val outcome = try {
-                current.classifier.classify(input)
-            } catch (e: RuntimeException) {
-                Log.w(TAG, "inference failed; the selector switched width", e)
-                showFailures(current.classifier.failures())
+            val frame = try {
+                current.classifyFrame(CameraFrames.argbImage(image), image.imageInfo.rotationDegrees, invert)
+            } catch (e: NoUsableModelException) {
+                showFailures(current.failures())
                 return
             }
-            // Probabilities whatever the model outputs (a softmax of logits; see output_kind).
-            val top3 = Prediction.topK(outcome.result().scores(), current.manifest, 3)
-            val p90 = current.classifier.tracker(outcome.model()).p90()
-            runOnUiThread { showOutcome(outcome, top3, p90) }
+            if (frame == null) { // the run threw: the core marked the width failed and re-picked
+                Log.w(TAG, "inference failed; the selector switched width")
+                showFailures(current.failures())
+                return
+            }
+            runOnUiThread { showFrame(frame) }
         }
     }
 
     // --- display ----------------------------------------------------------------------------
 
-    private fun showOutcome(outcome: AdaptiveClassifier.Outcome, top3: List<Prediction>, p90: Double) {
-        val model = outcome.model()
+    private fun showFrame(frame: ClassifierSession.Frame) {
+        val model = frame.model()
         val top1 = if (model.top1().isNaN()) "n/a" else "%.1f %%".format(Locale.ROOT, 100 * model.top1())
         statusText.text = getString(R.string.status, model.width(), model.precision().jsonName(),
-            model.macs() / 1e6, top1, outcome.result().latencyMs(), p90)
-        predictionsText.text = top3.joinToString("\n") {
+            model.macs() / 1e6, top1, frame.latencyMs(), frame.p90Ms())
+        predictionsText.text = frame.top().joinToString("\n") {
             "%-12s %5.1f %%".format(Locale.ROOT, it.label(), 100 * it.score())
         }
     }
@@ -281,8 +266,8 @@ class MainActivity : ComponentActivity() {
         const val TAG = "SlimDemo"
         const val DEFAULT_BUDGET_MS = 1.0
         const val BENCHMARK_RUNS = 8 // the first 3 are discarded as warm-up by the tracker
+        const val TOP_K = 3
         const val DEFAULT_THREADS = 2
         val THREAD_CHOICES = listOf(1, 2, 4)
-        const val BLACK = 0xFF000000.toInt()
     }
 }

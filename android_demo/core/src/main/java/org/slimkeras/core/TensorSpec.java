@@ -80,4 +80,23 @@ public final class TensorSpec {
     public int byteSize() {
         return elementCount() * dtype.bytes();
     }
+
+    /**
+     * Checks a loaded model's tensor against this spec from the manifest (the app does this
+     * for the interpreter's input and output tensors after loading each file).
+     *
+     * @param role "input" or "output", for the message
+     * @throws IllegalStateException naming the role and both values if the shape or the
+     *     element type differs
+     */
+    public void checkLoaded(String role, int[] loadedShape, DType loadedType) {
+        if (!java.util.Arrays.equals(loadedShape, shape)) {
+            throw new IllegalStateException(role + " shape " + java.util.Arrays.toString(loadedShape)
+                    + " differs from the manifest's " + java.util.Arrays.toString(shape));
+        }
+        if (loadedType != dtype) {
+            throw new IllegalStateException(role + " type " + loadedType
+                    + " differs from the manifest's " + dtype);
+        }
+    }
 }

@@ -21,6 +21,7 @@ final class FakeInferenceEngine implements InferenceEngine {
     private final List<String> runs = new ArrayList<>();
     private double loadFactor = 1.0;
     private boolean closed;
+    private float[] lastInput;
 
     /** Sets the base latency of model {@code id}. */
     FakeInferenceEngine latency(String id, double ms) {
@@ -41,6 +42,11 @@ final class FakeInferenceEngine implements InferenceEngine {
     /** Multiplies every latency from now on. */
     void setLoadFactor(double factor) {
         loadFactor = factor;
+    }
+
+    /** The input of the latest run (null before the first). */
+    float[] lastInput() {
+        return lastInput == null ? null : lastInput.clone();
     }
 
     /** Ids of the models run so far, in order. */
@@ -69,6 +75,7 @@ final class FakeInferenceEngine implements InferenceEngine {
             throw new IllegalStateException("scripted run failure of " + model.id());
         }
         runs.add(model.id());
+        lastInput = input.clone();
         float[] scores = new float[model.output().elementCount()];
         scores[runs.size() % scores.length] = 1f;
         return new InferenceResult(scores, baseMs.get(model.id()) * loadFactor);
