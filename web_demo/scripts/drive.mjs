@@ -38,14 +38,14 @@ process.stdout.write(JSON.stringify(results));
 async function run(visit) {
   const page = await browser.newPage();
   await page.setViewport({width: 1280, height: 900});
-  const console = [];
-  page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));
-  page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
+  const logs = [];
+  page.on('console', (m) => logs.push(`${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => logs.push(`pageerror: ${e.message}`));
   const start = Date.now();
   await page.goto(visit.url, {waitUntil: 'load'});
   await page.waitForFunction(() => window.demo !== undefined);
   await page.evaluate(() => window.demo.ready);
-  const result = {url: visit.url, wallMs: Date.now() - start, console};
+  const result = {url: visit.url, wallMs: Date.now() - start, console: logs};
   result.state = await page.evaluate(() => window.demo.state());
   result.error = await page.$eval('#error', (e) => (e.style.display === 'none' ? '' : e.textContent));
   if (result.state.state === 'ready') {

@@ -6,11 +6,12 @@ import {Tensor, loadAndCompile, loadLiteRt} from '@litertjs/core';
 
 import {nearestRank} from './policy.js';
 
-/** Why a file cannot run in LiteRT.js 2.5.3, or null: its JS side has no int8 tensors. */
+/** Why a file cannot run in LiteRT.js 2.5.3, or null: its JS side has no int8 (or uint8) tensors. */
 export function unrunnableReason(entry) {
-  if (entry.input.dtype !== 'float32' || entry.output.dtype !== 'float32') {
-    return `${entry.input.dtype} input/output: LiteRT.js 2.5.3 has no ${entry.input.dtype} tensors `
-      + '("Element type INT8 is not supported."); export fp32 or fp16 for the browser';
+  const dtype = [entry.input.dtype, entry.output.dtype].find((d) => d !== 'float32');
+  if (dtype) {
+    return `${dtype} input/output: LiteRT.js 2.5.3 has no ${dtype} tensors ("Element type `
+      + `${dtype.toUpperCase()} is not supported."); export fp32 or fp16 for the browser`;
   }
   return null;
 }
