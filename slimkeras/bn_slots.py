@@ -3,7 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from slimkeras.width import WidthConfig, quantize_tensor
+from slimkeras.width import WidthConfig
+from slimkeras.width_state import quantize_tensor
 
 
 class BNSlotTable:

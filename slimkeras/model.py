@@ -13,7 +13,8 @@ from slimkeras.layers import (
     UniversalBatchNormalization,
 )
 from slimkeras.layers.batch_norm import DEFAULT_SLOTS as DEFAULT_BN_SLOTS
-from slimkeras.width import WidthConfig, WidthSpec, WidthState, parse_stage_ratios
+from slimkeras.width import WidthConfig, WidthSpec, parse_stage_ratios
+from slimkeras.width_state import WidthState
 
 
 @keras.saving.register_keras_serializable(package="slimkeras")
