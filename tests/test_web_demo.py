@@ -204,6 +204,43 @@ def test_preprocessing_equals_the_java_core_on_the_same_pixels(visits, export_di
     np.testing.assert_array_equal(np.float32(visits["good"]["preprocessed"]), expected)
 
 
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
+def test_imagenet_resize_and_crop_in_js_equal_the_java_core(core_build, tmp_path):
+    """src/image.js (run by node) and CoreTool pixels on one RGB image, with resize and crop."""
+    export = tmp_path / "export"
+    export.mkdir()
+    (export / "m.tflite").write_bytes(b"model")
+    tensor = {"dtype": "float32", "quantization": None}
+    manifest = {
+        "schema_version": 1, "model_name": "m", "mode": "slimmable", "width_range": None, "width_list": [1.0],
+        "labels": ["a", "b"], "output_kind": "probabilities",
+        "preprocessing": {"height": 32, "width": 32, "channels": 3, "scale": 255.0, "mean": [0.485, 0.456, 0.406],
+                          "std": [0.229, 0.224, 0.225], "layout": "NHWC", "resize": 37, "crop": 32},
+        "models": [{"id": "m", "width": 1.0, "stage_ratios": None, "precision": "fp32", "path": "m.tflite",
+                    "sha256": manifest_lib.sha256_of(export / "m.tflite"), "bytes": 5,
+                    "input": {"shape": [1, 32, 32, 3], **tensor}, "output": {"shape": [1, 2], **tensor},
+                    "macs": 1, "params": 1, "top1": None, "latency_ms": {}}],
+    }
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    image = np.random.default_rng(5).integers(0, 256, (41, 53, 4), dtype=np.uint8)
+    (tmp_path / "image.rgba").write_bytes(image.tobytes())
+    java = subprocess.run(["java", "-cp", str(core_build), "org.slimkeras.core.CoreTool", "pixels", str(export),
+                           str(tmp_path / "image.rgba"), "53"], capture_output=True, text=True)
+    assert java.returncode == 0, java.stdout + java.stderr
+    script = ("import {normalize, toModelPixels} from './src/image.js';"
+              "const [rgba, p] = JSON.parse(require('fs').readFileSync(process.argv[1], 'utf8'));"
+              "const image = {width: 53, height: 41, rgba: Uint8ClampedArray.from(rgba)};"
+              "console.log(Array.from(normalize(toModelPixels(image, p), p)).join('\\n'));")
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps([image.reshape(-1).tolist(), manifest["preprocessing"]]))
+    node = subprocess.run(["node", "--input-type=module", "-e", script.replace("require('fs')", "(await import('node:fs'))"),
+                           str(args)], cwd=WEB_DEMO, capture_output=True, text=True)
+    assert node.returncode == 0, node.stderr
+    expected = np.float32([float(v) for v in java.stdout.split()])
+    assert expected.shape == (32 * 32 * 3,)
+    np.testing.assert_array_equal(np.float32([float(v) for v in node.stdout.split()]), expected)
+
+
 @needs_browser
 def test_the_screenshot_shows_the_page_and_the_dom_holds_the_top1_label(visits):
     import tensorflow as tf
