@@ -31,12 +31,12 @@ class Timings(dict):
         self.cpu = None if cpu_times is None else Timings(names, cpu_times)
         super().__init__({n: float(np.median(self.times[:, i])) for i, n in enumerate(self.names)})
 
-    def _column(self, name):
+    def column(self, name):
         return self.times[:, self.names.index(name)]
 
     def ratios(self, a, b, scale_b=1.0):
         """Per-round ratios `time(a) / (scale_b * time(b))`."""
-        return self._column(a) / (scale_b * self._column(b))
+        return self.column(a) / (scale_b * self.column(b))
 
     def ratio(self, a, b, scale_b=1.0):
         """Median over rounds of `time(a) / (scale_b * time(b))`."""
@@ -44,8 +44,8 @@ class Timings(dict):
 
     def pooled_ratios(self, a_names, b_names):
         """Per-round `sum(time of a_names) / sum(time of b_names)` (several instances of each side)."""
-        a = sum(self._column(n) for n in a_names)
-        b = sum(self._column(n) for n in b_names)
+        a = sum(self.column(n) for n in a_names)
+        b = sum(self.column(n) for n in b_names)
         return a / b
 
     def pooled_ratio(self, a_names, b_names):

@@ -131,7 +131,7 @@ def low_quantile_ratio(timings, a_names, b_names, q=10):
     the fast end of each distribution is the least disturbed (Chen & Revels, "Robust
     benchmarking in noisy environments", 2016)."""
     def low(names):
-        return sum(np.percentile(timings._column(n), q) for n in names)
+        return sum(np.percentile(timings.column(n), q) for n in names)
 
     return float(low(a_names) / low(b_names))
 

@@ -4,6 +4,10 @@ from slimkeras._startup import import_tensorflow_quietly
 
 import_tensorflow_quietly()
 
+from slimkeras._compat import check_backend  # noqa: E402
+
+check_backend()
+
 from slimkeras import callbacks, datasets, io, layers, models, plots, training  # noqa: E402
 from slimkeras.calibration import calibrate_bn
 from slimkeras.channels import active_channels, make_divisible

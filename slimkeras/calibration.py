@@ -180,13 +180,9 @@ class _StatisticsPass:
 
 
 def _statistics_pass(model):
-    """The model's `_StatisticsPass`, made on first use and kept on the model (a trace
+    """The model's `_StatisticsPass`, made on first use and kept with the model (a trace
     took most of a one-width calibration)."""
-    statistics_pass = getattr(model, "_calibration_pass", None)
-    if statistics_pass is None:
-        statistics_pass = _StatisticsPass(model)
-        model._calibration_pass = statistics_pass
-    return statistics_pass
+    return model.cached_function("calibration", lambda: _StatisticsPass(model))
 
 
 def _images(data, num_images, dtype, image_shape):

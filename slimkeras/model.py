@@ -5,6 +5,7 @@ import functools
 import keras
 import tensorflow as tf
 
+from slimkeras._compat import quiet_retracing
 from slimkeras.bn_slots import BNSlotTable
 from slimkeras.layers import (
     SlimmableBatchNormBase,
@@ -288,13 +289,18 @@ class SlimmableModel(keras.Model):
         if config not in cache:
             make(force=True)
             function = getattr(self, attribute)
-            if hasattr(function, "_omit_frequent_tracing_warning"):
-                # Keras' step functions share code objects, by which TF counts traces;
-                # one trace per width is by design, not the retracing TF warns about.
-                function._omit_frequent_tracing_warning = True
-            cache[config] = function
+            cache[config] = quiet_retracing(function)
         setattr(self, attribute, cache[config])
         return cache[config]
+
+    def cached_function(self, name, make):
+        """A function kept with the model under `name` (not saved with it), made by `make()`
+        on first use: tools keep their traced functions here (a trace can cost more than
+        the work it does)."""
+        function = self._specialized.kept.get(name)
+        if function is None:
+            function = self._specialized.kept[name] = make()
+        return function
 
     # -- inference entry points check the width before tracing -----------------
     def __call__(self, *args, **kwargs):
@@ -363,4 +369,5 @@ class _SpecializedFunctions:
         self.inference = {}
         self.steps = {"predict": {}, "test": {}}
         self.step_config = {}
+        self.kept = {}
 

@@ -30,6 +30,12 @@ def width_of(model, width=None, stage_ratios=None, allow_untrained=False):
         yield model
 
 
+def producers(model):
+    """{id(tensor): layer} of a functional model: the layer whose output each symbolic
+    tensor is (inputs: their InputLayer), from public attributes (each layer called once)."""
+    return {id(layer.output): layer for layer in model.layers}
+
+
 def layer_shapes(model, width=None, stage_ratios=None, allow_untrained=False):
     """[(layer, input shapes, output shape)] of a batch-1 forward pass at `width`, for
     every layer that can count something.

@@ -28,9 +28,11 @@ SCHEMA_VERSION = 1
 NPZ_NAME, INDEX_NAME = "bn_bundle.npz", "bn_bundle.json"
 
 
-def input_layer_of(layer):
-    """The layer whose output feeds `layer`."""
-    return layer.input._keras_history.operation
+def input_layer_of(layer, model):
+    """The layer of `model` whose output feeds `layer`."""
+    from slimkeras.profiling import producers
+
+    return producers(model)[id(layer.input)]
 
 
 def write_bundle(model, out_dir, configs, model_name=None):
@@ -44,7 +46,7 @@ def write_bundle(model, out_dir, configs, model_name=None):
     arrays, entries, layers = {}, [], []
     for layer in model.bn_layers:
         layers.append({
-            "name": layer.name, "kind": type(layer).__name__, "input_layer": input_layer_of(layer).name,
+            "name": layer.name, "kind": type(layer).__name__, "input_layer": input_layer_of(layer, model).name,
             "max_channels": int(layer.max_channels), "epsilon": float(layer.epsilon),
             "private_affine": bool(layer.private_affine),
         })

@@ -263,26 +263,27 @@ def _describe(widths):
     return ", ".join(f"{w:g}" for w in widths)
 
 
-def channels_at(tensor, width, memo=None):
+def channels_at(tensor, width, producers, memo=None):
     """Active channels of a symbolic tensor of a slimkeras model at uniform `width`,
-    from the slimmable convs' channel rule (no forward pass)."""
+    from the slimmable convs' channel rule (no forward pass); `producers`: the model's
+    `slimkeras.profiling.producers`."""
     from slimkeras.layers import ChannelGroup, SlimmableConv2D
 
     memo = {} if memo is None else memo
     key = id(tensor)
     if key not in memo:
-        op = tensor._keras_history.operation
+        op = producers[key]
         inputs = op.input if isinstance(op.input, (list, tuple)) else [op.input]
         if isinstance(op, SlimmableConv2D):
             memo[key] = op.active_units(width)
         elif isinstance(op, keras.layers.InputLayer):
             memo[key] = tensor.shape[-1]
         elif isinstance(op, keras.layers.Concatenate):
-            memo[key] = sum(channels_at(t, width, memo) for t in inputs)
+            memo[key] = sum(channels_at(t, width, producers, memo) for t in inputs)
         elif isinstance(op, ChannelGroup):
-            memo[key] = channels_at(inputs[0], width, memo) // op.groups
+            memo[key] = channels_at(inputs[0], width, producers, memo) // op.groups
         else:  # channel-preserving layers (BN, ReLU, depthwise, pooling, add, padding, ...)
-            memo[key] = channels_at(inputs[0], width, memo)
+            memo[key] = channels_at(inputs[0], width, producers, memo)
     return memo[key]
 
 
@@ -321,16 +322,29 @@ def _assign_dense(layer, state, row):
     layer.bias.assign(_take(state, f"{row.module}.bias", layer.bias.shape, layer.name))
 
 
-def _assign_bn(layer, state, row, widths, model, universal, memos):
-    """Per-width BN: switch/width i of the checkpoint -> its slot (`memos`: a
-    `channels_at` memo per width, shared by the layers)."""
+class _Channels:
+    """Active channels of a model's tensors at each width (`channels_at`, one memo per width
+    shared by the layers)."""
+
+    def __init__(self, model):
+        from slimkeras.profiling import producers
+
+        self.producers = producers(model)
+        self.memos = {}
+
+    def of(self, tensor, width):
+        return channels_at(tensor, width, self.producers, self.memos.setdefault(width, {}))
+
+
+def _assign_bn(layer, state, row, widths, model, universal, channels):
+    """Per-width BN: switch/width i of the checkpoint -> its slot (`channels`: a `_Channels`)."""
     full = layer.max_channels
     gamma, beta = np.array(layer.gamma.numpy()), np.array(layer.beta.numpy())
     if universal:
         gamma = _take(state, f"{row.module}.weight", (full,), layer.name)
         beta = _take(state, f"{row.module}.bias", (full,), layer.name)
     for i, w in enumerate(widths):
-        c = channels_at(layer.input, w, memos.setdefault(w, {}))
+        c = channels.of(layer.input, w)
         prefix = f"{row.module}.bn.{i}"
         slot = i if universal else model.width_spec.switch_index(w)
         try:
@@ -400,7 +414,7 @@ def convert_state_dict(state, arch, width_mult_list=None, image_size=224):
     classifier = state["classifier.0.weight"]
     model = build_model(arch, widths, num_classes=int(classifier.shape[0]), image_size=image_size)
     slots = range(len(widths)) if arch.universal else range(model.num_bn_slots)
-    memos = {}
+    channels = _Channels(model)
     for row in arch.layer_map():
         layer = model.get_layer(row.layer)
         if row.kind in (archs_lib.CONV, archs_lib.DEPTHWISE):
@@ -410,7 +424,7 @@ def convert_state_dict(state, arch, width_mult_list=None, image_size=224):
         elif row.kind == archs_lib.PLAIN_BN:
             _assign_plain_bn(layer, state, row, slots, arch.universal)
         else:
-            _assign_bn(layer, state, row, widths, model, arch.universal, memos)
+            _assign_bn(layer, state, row, widths, model, arch.universal, channels)
     if arch.universal:
         register_calibrated_widths(model, widths)
     model.preprocessing = imagenet.preprocessing(image_size)
