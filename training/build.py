@@ -162,7 +162,7 @@ def build_trainer(cfg, net, steps_per_epoch):
     trainer = SlimmableTrainer(
         net, cfg["mode"], num_sample=cfg["num_sample_training"], inplace_distill=cfg["inplace_distill"],
         label_smoothing=cfg["label_smoothing"], weight_decay=cfg["weight_decay"], seed=cfg["seed"],
-        distill_rule=distill_rule(cfg), steps_per_epoch=steps_per_epoch,
+        distill_rule=distill_rule(cfg), steps_per_epoch=steps_per_epoch, static_widths=cfg["static_widths"],
     )
     optimizer = keras.optimizers.SGD(schedule, momentum=cfg["momentum"], nesterov=cfg["nesterov"])
     if cfg["mixed_precision"] == "mixed_float16":

@@ -138,7 +138,11 @@ def define_scale_flags(fv):
     d.DEFINE_enum("mixed_precision", "float32", PRECISIONS,
                   "Compute dtype policy of training (variables, BN and the loss stay float32; "
                   "mixed_float16 scales the loss). Calibration and export are float32.", flag_values=fv)
-    d.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA.", flag_values=fv)
+    d.DEFINE_boolean("jit_compile", False, "Compile the train step with XLA (universal: needs --static_widths).",
+                     flag_values=fv)
+    d.DEFINE_boolean("static_widths", False,
+                     "Draw the step's widths on the host and run each width through a function traced for its "
+                     "channel counts (static shapes; the same widths as the in-graph draw).", flag_values=fv)
     d.DEFINE_integer("checkpoint_every_steps", 0,
                      "Also checkpoint every N steps inside an epoch (0: at epoch ends only).", flag_values=fv)
     d.DEFINE_integer("eval_every_epochs", 1,
@@ -300,9 +304,9 @@ def _validate(c):
         spec = _width_spec(c)
     except ValueError as e:
         raise ConfigError(f"--width_mult_{'range' if mode == 'universal' else 'list'}: {e}") from None
-    if c["jit_compile"] and mode == "universal":
-        raise ConfigError("--jit_compile needs static shapes, and the sandwich rule's widths are drawn inside "
-                          "the graph: use it with --mode=slimmable, naive or individual.")
+    if c["jit_compile"] and mode == "universal" and not c["static_widths"]:
+        raise ConfigError("--jit_compile needs static shapes, and the sandwich rule's in-graph widths are "
+                          "dynamic: add --static_widths.")
     if not c["model_dir"]:
         raise ConfigError("--model_dir is required.")
     if os.path.exists(c["model_dir"]) and not os.path.isdir(c["model_dir"]):

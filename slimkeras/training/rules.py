@@ -51,6 +51,13 @@ def training_widths(mode, width_spec, num_sample=4, step=0, seed=0):
     return tf.constant(widths, tf.float64)
 
 
+def float32_logits(logits):
+    """float16/bfloat16 logits as float32 (softmax and loss in float32); others unchanged."""
+    if logits.dtype in (tf.float16, tf.bfloat16):
+        return tf.cast(logits, tf.float32)
+    return logits
+
+
 def label_loss(labels, logits, label_smoothing=0.0):
     """Mean cross-entropy of `logits` against integer labels, with label smoothing."""
     return tf.reduce_mean(_label_losses(labels, logits, label_smoothing))

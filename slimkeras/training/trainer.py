@@ -6,7 +6,7 @@ import inspect
 import keras
 import tensorflow as tf
 
-from slimkeras.training import rules
+from slimkeras.training import rules, static
 
 
 class SlimmableTrainer(keras.Model):
@@ -50,6 +50,11 @@ class SlimmableTrainer(keras.Model):
         label_smoothing: for the label loss.
         weight_decay: L2 coefficient (added to the gradients, as PyTorch's SGD does).
         seed: seeds the sandwich rule's draws.
+        static_widths: draw the widths on the host and run each through a function traced
+            for its static shapes (see below); False: draw them inside one graph.
+        max_traced_widths: with static widths, at most this many per-width functions are
+            kept (least recently used evicted first); a width's function is per channel
+            configuration and role (widest, label or distilled width).
 
     Mixed precision (`keras.mixed_precision.set_dtype_policy` before building
     the network): the BN layers compute in float32 (set here), the logits are
@@ -58,9 +63,14 @@ class SlimmableTrainer(keras.Model):
     scaled, the optimizer unscales the summed gradient and skips a step whose
     gradient is not finite; `skipped_steps` counts those per epoch.
 
-    XLA (`compile(jit_compile=True)`) needs static shapes: the switch modes then
-    trace each switch for its own width; the sandwich rule's widths are drawn
-    inside the graph and cannot be compiled.
+    Static widths (`static_widths=True`): the step's widths are drawn on the host
+    (the widths the in-graph draw gives for the same seed and step) and each width
+    runs as its own function, traced for its channel counts (static shapes) and
+    cached (`slimkeras.training.static`); the gradients are summed and applied once,
+    as in the in-graph step. Every mode then compiles with XLA
+    (`compile(jit_compile=True)`). With the in-graph draw (the default) XLA works
+    for the switch modes only (each switch traced for its own width): the sandwich
+    rule's in-graph widths give dynamic shapes.
 
     Example:
 
@@ -77,7 +87,8 @@ class SlimmableTrainer(keras.Model):
     """
 
     def __init__(self, net, mode=None, num_sample=4, inplace_distill=False, label_smoothing=0.0,
-                 weight_decay=0.0, seed=0, distill_rule=rules.DistillRule(), steps_per_epoch=None, **kwargs):
+                 weight_decay=0.0, seed=0, distill_rule=rules.DistillRule(), steps_per_epoch=None,
+                 static_widths=False, max_traced_widths=256, **kwargs):
         super().__init__(**kwargs)
         self.net = net
         self.mode = default_mode(net) if mode is None else mode
@@ -88,6 +99,9 @@ class SlimmableTrainer(keras.Model):
         self.label_smoothing = label_smoothing
         self.weight_decay = weight_decay
         self.seed = seed
+        self.static_widths = bool(static_widths)
+        self.max_traced_widths = int(max_traced_widths)
+        self.static_step = None
         # Validates the mode against the spec before any work starts.
         self.widths_preview = rules.training_widths(self.mode, net.width_spec, num_sample, 0, seed).numpy()
         self.width_names = self._width_names()
@@ -174,8 +188,33 @@ class SlimmableTrainer(keras.Model):
         return config
 
     def make_train_function(self, force=False):
-        super().make_train_function(force)
-        return _quiet_retracing(self.train_function)
+        if self.jit_compile and self.mode == "universal" and not self.static_widths:
+            raise ValueError("jit_compile needs static shapes, and the sandwich rule's in-graph widths are "
+                             "dynamic: pass static_widths=True to the SlimmableTrainer.")
+        if not self.static_widths:
+            super().make_train_function(force)
+            return _quiet_retracing(self.train_function)
+        if self.train_function is None or force:
+            self.static_step = static.StaticStep(self, self.max_traced_widths)
+            self.train_function = self._host_loop(self.static_step)
+        return self.train_function
+
+    def _host_loop(self, step):
+        """Keras' train function for static widths: `steps_per_execution` steps, each `step`."""
+
+        def function(iterator):
+            logs = None
+            for _ in range(self.steps_per_execution):
+                try:
+                    data = next(iterator)
+                except (StopIteration, tf.errors.OutOfRangeError):
+                    if logs is None:
+                        raise StopIteration from None
+                    break
+                logs = step(data)
+            return logs
+
+        return function
 
     def make_test_function(self, force=False):
         super().make_test_function(force)
@@ -210,7 +249,7 @@ class SlimmableTrainer(keras.Model):
                 step_images = tf.identity(images)
             with tf.GradientTape() as tape, self._static_width(i):
                 self.net.width_state.assign(widths[i])
-                logits = _float32(self.net(step_images, training=True))
+                logits = rules.float32_logits(self.net(step_images, training=True))
                 loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing,
                                         self.distill_rule, epoch)
                 scaled = loss / replicas
@@ -222,8 +261,15 @@ class SlimmableTrainer(keras.Model):
                 teacher = tf.stop_gradient(logits)
             self.loss_trackers[i].update_state(loss)
             self.acc_trackers[i].update_state(labels, logits)
+        self.apply_summed_gradient(total)
+        return self._logs(self.train_metrics)
+
+    def apply_summed_gradient(self, total):
+        """Adds weight decay to the widths' summed gradient `total` (one per trainable
+        variable, this replica's) and steps the optimizer once (in a replica context)."""
+        variables = self.trainable_variables
         if self.weight_decay:
-            decay = self.weight_decay / replicas
+            decay = self.weight_decay / tf.distribute.get_strategy().num_replicas_in_sync
             if self.loss_scaled:  # the optimizer divides the whole gradient by the scale
                 decay = decay * tf.convert_to_tensor(self.optimizer.dynamic_scale)
             total = [
@@ -234,7 +280,6 @@ class SlimmableTrainer(keras.Model):
             finite = self.optimizer.check_finite(total)
             self.skipped_tracker.update_state(1.0 - tf.cast(finite, tf.float32))
         self.optimizer.apply(total, variables)
-        return self._logs(self.train_metrics)
 
     def _static_width(self, index):
         """Under XLA, the `index`-th switch's width as a trace-time constant."""
@@ -245,7 +290,7 @@ class SlimmableTrainer(keras.Model):
     def test_step(self, data):
         images, labels = data[0], data[1]
         with self.net.width_state.specialized(self._eval_config or self.net.width_config()):
-            logits = _float32(self.net(images, training=False))
+            logits = rules.float32_logits(self.net(images, training=False))
         self.eval_trackers[0].update_state(rules.label_loss(labels, logits))
         self.eval_trackers[1].update_state(labels, logits)
         return self._logs(self.eval_trackers)
@@ -303,10 +348,3 @@ def _quiet_retracing(function):
     if hasattr(function, "_omit_frequent_tracing_warning"):
         function._omit_frequent_tracing_warning = True
     return function
-
-
-def _float32(logits):
-    """float16/bfloat16 logits as float32 (softmax and loss in float32); others unchanged."""
-    if logits.dtype in (tf.float16, tf.bfloat16):
-        return tf.cast(logits, tf.float32)
-    return logits
