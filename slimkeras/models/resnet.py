@@ -74,22 +74,24 @@ def resnet50(width_mult_list=None, width_mult_range=None, bn=None, input_shape=(
     for stage, (mid, repeats) in enumerate(RESNET50_STAGES, start=2):
         for index in range(repeats):
             stride = 2 if index == 0 and stage > 2 else 1
-            prefix = f"conv{stage}_block{index + 1}_"
-            # Body first, then the shortcut: the order of the official code (and profile).
-            y = b.conv(x, mid, 1, name=prefix + "1_conv", stage=stage)
-            y = keras.layers.ReLU(name=prefix + "1_relu")(b.norm(y, prefix + "1_bn"))
-            y = b.conv(y, mid, 3, strides=stride, name=prefix + "2_conv", stage=stage)
-            y = keras.layers.ReLU(name=prefix + "2_relu")(b.norm(y, prefix + "2_bn"))
-            y = b.conv(y, mid * EXPANSION, 1, name=prefix + "3_conv", stage=stage)
-            y = b.norm(y, prefix + "3_bn")
-            if index == 0:
-                shortcut = b.conv(x, mid * EXPANSION, 1, strides=stride, name=prefix + "0_conv",
-                                  stage=stage)
-                shortcut = b.norm(shortcut, prefix + "0_bn")
-            else:
-                shortcut = x
-            y = keras.layers.Add(name=prefix + "add")([y, shortcut])
-            x = keras.layers.ReLU(name=prefix + "out")(y)
+            x = _bottleneck(b, x, f"conv{stage}_block{index + 1}_", stage, mid, stride, projection=index == 0)
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     outputs = SlimmableDense(num_classes, name="predictions", output_averaging=b.output_averaging)(x)
     return b.model(inputs, outputs, num_stages=1 + len(RESNET50_STAGES))
+
+
+def _bottleneck(b, x, prefix, stage, mid, stride, projection):
+    """1x1 -> 3x3 (stride) -> 1x1 convs with BN (ReLU after the first two), the shortcut (a
+    1x1 projection conv + BN in a stage's first block), the add and a ReLU."""
+    # Body first, then the shortcut: the order of the official code (and profile).
+    y = b.conv(x, mid, 1, name=prefix + "1_conv", stage=stage)
+    y = keras.layers.ReLU(name=prefix + "1_relu")(b.norm(y, prefix + "1_bn"))
+    y = b.conv(y, mid, 3, strides=stride, name=prefix + "2_conv", stage=stage)
+    y = keras.layers.ReLU(name=prefix + "2_relu")(b.norm(y, prefix + "2_bn"))
+    y = b.norm(b.conv(y, mid * EXPANSION, 1, name=prefix + "3_conv", stage=stage), prefix + "3_bn")
+    shortcut = x
+    if projection:
+        shortcut = b.conv(x, mid * EXPANSION, 1, strides=stride, name=prefix + "0_conv", stage=stage)
+        shortcut = b.norm(shortcut, prefix + "0_bn")
+    y = keras.layers.Add(name=prefix + "add")([y, shortcut])
+    return keras.layers.ReLU(name=prefix + "out")(y)
