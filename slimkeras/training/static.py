@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 from keras.src.backend.tensorflow.trainer import reduce_per_replica
 
+from slimkeras import _compat
 from slimkeras.layers.conv import _SlicedOutputLayer
 from slimkeras.training import rules
 
@@ -35,7 +36,7 @@ def host_widths(mode, width_spec, num_sample, step, seed):
 
 def sliced_layers(net):
     """The layers whose output channels follow the width (every other layer's follow its input)."""
-    return [layer for layer in net._flatten_layers(include_self=False) if isinstance(layer, _SlicedOutputLayer)]
+    return [layer for layer in _compat.flatten_layers(net) if isinstance(layer, _SlicedOutputLayer)]
 
 
 def channel_key(net, config, layers=None):
