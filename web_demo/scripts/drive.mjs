@@ -23,8 +23,9 @@ const browser = await puppeteer.launch({
   executablePath: CHROMIUM,
   headless: true,
   userDataDir: profile,
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
+  // --disable-dev-shm-usage: containers often have a 64 MB /dev/shm, too small for Chromium.
+  args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
 const results = [];
 try {
