@@ -26,7 +26,7 @@ OFFICIAL = ("needs the papers' PyTorch checkpoint (or an ImageNet JPEG and model
             "tests/test_official_import.py runs the import on checkpoints it writes")
 NOT_RUN = {key: OFFICIAL for key in (
     "slimkeras.official", "slimkeras.official.convert.from_official_checkpoint",
-    "slimkeras.official.convert.load_state_dict", "slimkeras.official.imagenet.preprocess_for_eval")}
+    "slimkeras.official.checkpoint.load_state_dict", "slimkeras.official.imagenet.preprocess_for_eval")}
 
 
 def _modules():
@@ -103,7 +103,7 @@ GIVEN = {
     "slimkeras.materialize.materialize": lambda: dict(model=small_us_net()),
     "slimkeras.model.SlimmableModel.inference_function": lambda: dict(model=small_us_net(), images=images(4)),
     "slimkeras.layers.batch_norm.SlimmableBatchNormBase.set_statistics": lambda: dict(layer=trained_layer()),
-    "slimkeras.layers.conv.SlimmableDense": lambda: dict(pooled_features=keras.Input((64,))),
+    "slimkeras.layers.dense.SlimmableDense": lambda: dict(pooled_features=keras.Input((64,))),
     "slimkeras.layers.conv.SlimmableConv2D": lambda: dict(WidthSpec=slimkeras.WidthSpec),
     "slimkeras.models.common.ZeroPaddedAveragePooling2D": lambda: dict(
         x=np.zeros((1, 28, 28, 4), "float32"),

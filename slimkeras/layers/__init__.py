@@ -8,12 +8,8 @@ from slimkeras.layers.batch_norm import (
     SwitchableBatchNormalization,
     UniversalBatchNormalization,
 )
-from slimkeras.layers.conv import (
-    SlimmableConv2D,
-    SlimmableDense,
-    SlimmableDepthwiseConv2D,
-    SlimmableKernelLayer,
-)
+from slimkeras.layers.conv import SlimmableConv2D, SlimmableDepthwiseConv2D, SlimmableKernelLayer
+from slimkeras.layers.dense import SlimmableDense
 from slimkeras.layers.costs import LayerCost, cost_function
 from slimkeras.layers.shuffle import ChannelGroup, ChannelShuffle
 

@@ -9,15 +9,13 @@ torch (an optional extra) is imported only when a checkpoint is read. See docs/p
 """
 
 from slimkeras.official.archs import ARCHS, LayerMap, OfficialArch, get_arch
+from slimkeras.official.checkpoint import CheckpointError, TorchMissingError, load_state_dict
 from slimkeras.official.convert import (
-    CheckpointError,
-    TorchMissingError,
     conv_kernel,
     convert_state_dict,
     dense_kernel,
     depthwise_kernel,
     from_official_checkpoint,
-    load_state_dict,
 )
 
 __all__ = [

@@ -60,7 +60,7 @@ def check_out(out):
 def main(argv=None):
     """Runs the command; returns the exit code (0, or 2 for bad input)."""
     args = build_parser().parse_args(argv)
-    from slimkeras.official.convert import CheckpointError, TorchMissingError
+    from slimkeras.official.checkpoint import CheckpointError, TorchMissingError
 
     try:
         check_out(args.out)
