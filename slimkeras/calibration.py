@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from slimkeras.checks import check_int
 from slimkeras.width import WidthConfig
 
 
@@ -55,10 +56,8 @@ def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
         raise ValueError(f"calibrate_bn needs a slimkeras SlimmableModel, got {type(model).__name__}.")
     if not model.bn_layers:
         raise ValueError(f"Model '{model.name}' has no slimmable BN layers to calibrate.")
-    if isinstance(num_images, bool) or not isinstance(num_images, int) or num_images < 1:
-        raise ValueError(f"`num_images` must be a positive integer, got {num_images!r}.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"`batch_size` must be a positive integer, got {batch_size!r}.")
+    check_int(num_images, "num_images")
+    check_int(batch_size, "batch_size")
     configs = _resolve_configs(model, widths, stage_ratios, allow_untrained)
     state = model.width_state
     slots = model.bn_slots.allocate(configs, clear)

@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from slimkeras.checks import check_int
 from slimkeras.evaluation import evaluate_top1
 
 COLUMN = "val_top1_w{:g}"
@@ -53,8 +54,7 @@ class WidthEvaluation(keras.callbacks.Callback):
     def __init__(self, validation_data, widths=None, calibration_data=None, every_epochs=1,
                  calibration_images=1024, log_dir=None, copy=None, verbose=0):
         super().__init__()
-        if isinstance(every_epochs, bool) or not isinstance(every_epochs, int) or every_epochs < 1:
-            raise ValueError(f"`every_epochs` must be a positive integer, got {every_epochs!r}.")
+        check_int(every_epochs, "every_epochs")
         self.validation_data = validation_data
         self.widths = None if widths is None else [float(w) for w in widths]
         self.calibration_data = calibration_data

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from slimkeras._compat import quiet_retracing
 from slimkeras.bn_slots import BNSlotTable
+from slimkeras.checks import check_int
 from slimkeras.layers import (
     SlimmableBatchNormBase,
     SlimmableLayer,
@@ -81,9 +82,7 @@ class SlimmableModel(keras.Model):
         self.width_spec = (
             width_spec if isinstance(width_spec, WidthSpec) else WidthSpec.from_config(width_spec)
         )
-        if isinstance(num_stages, bool) or not isinstance(num_stages, int) or num_stages < 0:
-            raise ValueError(f"`num_stages` must be an integer >= 0, got {num_stages!r}.")
-        self.num_stages = num_stages
+        self.num_stages = check_int(num_stages, "num_stages", minimum=0)
         self.architecture = architecture
         switches = self.width_spec.switches
         slimmable = [l for l in self.layers if isinstance(l, SlimmableLayer)]

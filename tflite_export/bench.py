@@ -11,8 +11,6 @@ import argparse
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING lines
-
 
 def bench_export(out_dir, threads=(1,), runs=100, warmup_runs=10, verbose=1):
     """Benchmarks every model of the export in `out_dir`; returns the updated manifest.
@@ -91,6 +89,7 @@ def build_parser():
 
 def main(argv=None):
     """`python -m tflite_export.bench`; returns the exit code (2 after one `error:` line)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
     from slimkeras.cli import run
 
     try:

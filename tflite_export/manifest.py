@@ -11,16 +11,14 @@ import math
 import os
 import re
 
+from tflite_export.errors import ManifestError
+
 SCHEMA_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 LABELS_NAME = "labels.txt"
 OUTPUT_KINDS = ("probabilities", "logits")
 PRECISIONS = ("fp32", "fp16", "int8")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-
-
-class ManifestError(ValueError):
-    """An export its manifest cannot vouch for; the message names the export and the problem."""
 
 
 def training_mode(model):

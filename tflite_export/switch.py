@@ -34,8 +34,6 @@ from typing import Optional
 from tflite_export.background_load import BackgroundLoad
 from tflite_export.switch_policy import MAX_ACCURACY, WIDEST, Candidate, SelectorConfig, WidthSelector
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's INFO and WARNING lines
-
 
 @dataclass(frozen=True)
 class SwitchSettings:
@@ -302,6 +300,7 @@ def build_parser():
 
 def main(argv=None):
     """`python -m tflite_export.switch`; returns the exit code (2 after one `error:` line)."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
     from slimkeras.cli import run
 
     try:

@@ -6,10 +6,10 @@ import re
 from absl import flags
 
 from slimkeras import WidthSpec
+from slimkeras.models import BUILDERS
 from slimkeras.cli import COUNT_MAX, Number, check_numbers, number_list
 from slimkeras.training import rules, schedules
 
-ARCHITECTURES = ("mobilenet_v1", "mobilenet_v2", "shufflenet", "resnet50")
 STRATEGIES = ("default", "mirrored", "multi_worker")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 BN_OF_MODE = {"individual": "switchable", "naive": "shared", "slimmable": "switchable",
@@ -66,7 +66,7 @@ class HelpRequested(Exception):
 def define_flags(fv):
     d = flags
     d.DEFINE_enum("mode", "universal", rules.MODES, "Training mode.", flag_values=fv)
-    d.DEFINE_enum("arch", "mobilenet_v1", ARCHITECTURES, "Architecture.", flag_values=fv)
+    d.DEFINE_enum("arch", "mobilenet_v1", sorted(BUILDERS), "Architecture.", flag_values=fv)
     d.DEFINE_list("width_mult_list", None, "Switch widths (individual: one; naive/slimmable).", flag_values=fv)
     d.DEFINE_list("width_mult_range", None, "lo,hi width range (universal).", flag_values=fv)
     d.DEFINE_integer("num_sample_training", 4, "n of the sandwich rule (universal).", flag_values=fv)

@@ -15,10 +15,9 @@ import sys
 import tempfile
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 
 def main(argv=None):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
     from slimkeras.datasets import DataError  # first: slimkeras quiets TensorFlow's start-up
     from training import config as config_lib
 

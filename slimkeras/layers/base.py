@@ -4,6 +4,8 @@ and their cost at a width configuration."""
 import keras
 import tensorflow as tf
 
+from slimkeras.checks import check_int
+
 
 class SlimmableLayer(keras.layers.Layer):
     """A layer whose active size follows the width of the SlimmableModel it is in.
@@ -23,8 +25,8 @@ class SlimmableLayer(keras.layers.Layer):
 
     def __init__(self, stage=None, **kwargs):
         super().__init__(**kwargs)
-        if stage is not None and (isinstance(stage, bool) or not isinstance(stage, int) or stage < 1):
-            raise ValueError(f"`stage` must be None or an integer >= 1, got {stage!r}.")
+        if stage is not None:
+            check_int(stage, "stage")
         self.stage = stage
         self._width_state = None
 
@@ -75,12 +77,6 @@ def static_form(layer, config, input_shape):
         copy.build(input_shape)
         copy.set_weights(layer.get_weights())
     return copy
-
-
-def check_positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"`{name}` must be a positive integer, got {value!r}.")
-    return value
 
 
 def check_width_multiple(value, name):

@@ -22,7 +22,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from slimkeras.layers.base import SlimmableLayer, channel_count, check_positive_int
+from slimkeras.checks import check_int
+from slimkeras.layers.base import SlimmableLayer, channel_count
 from slimkeras.layers.costs import batch_norm_cost
 
 BNParameters = collections.namedtuple("BNParameters", ["gamma", "beta", "mean", "variance"])
@@ -62,7 +63,7 @@ class SlimmableBatchNormBase(SlimmableLayer):
                 raise ValueError(
                     f"{type(self).__name__} needs `num_slots`: the number of switches of the model "
                     "it is built into (num_slots=4 for switches [0.25, 0.5, 0.75, 1.0]).")
-        self.num_slots = check_positive_int(num_slots, "num_slots")
+        self.num_slots = check_int(num_slots, "num_slots")
         if not 0.0 <= float(momentum) < 1.0:
             raise ValueError(f"`momentum` must be in [0, 1), got {momentum!r}.")
         if not float(epsilon) > 0.0:

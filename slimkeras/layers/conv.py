@@ -5,7 +5,8 @@ import keras
 import tensorflow as tf
 
 from slimkeras.channels import active_channels
-from slimkeras.layers.base import SlimmableLayer, channel_count, check_positive_int, check_width_multiple
+from slimkeras.checks import check_int
+from slimkeras.layers.base import SlimmableLayer, channel_count, check_width_multiple
 from slimkeras.layers.costs import conv_cost
 
 
@@ -136,10 +137,10 @@ class _SlicedOutputLayer(SlimmableKernelLayer):
 
     def __init__(self, units, slice_output, channel_ratio, divisor, max_width, output_averaging, **kwargs):
         super().__init__(**kwargs)
-        self.units_base = check_positive_int(units, "filters/units")
+        self.units_base = check_int(units, "filters/units")
         self.slice_output = bool(slice_output)
-        self.channel_ratio = check_positive_int(channel_ratio, "channel_ratio")
-        self.divisor = check_positive_int(divisor, "divisor")
+        self.channel_ratio = check_int(channel_ratio, "channel_ratio")
+        self.divisor = check_int(divisor, "divisor")
         self.max_width = check_width_multiple(max_width, "max_width")
         self.output_averaging = bool(output_averaging)
         if self.slice_output:

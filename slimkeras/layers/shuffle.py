@@ -9,10 +9,11 @@ materialized model they see a fixed channel count.
 import keras
 import tensorflow as tf
 
+from slimkeras.checks import check_int
+
 
 def _check_groups(groups):
-    if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-        raise ValueError(f"`groups` must be a positive integer, got {groups!r}.")
+    check_int(groups, "groups")
     return groups
 
 

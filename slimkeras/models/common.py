@@ -5,6 +5,7 @@ import json
 import keras
 import tensorflow as tf
 
+from slimkeras.checks import check_int
 from slimkeras.layers import BATCH_NORMS, SlimmableConv2D, SlimmableDepthwiseConv2D
 from slimkeras.model import DEFAULT_BN_SLOTS, SlimmableModel
 from slimkeras.width import WidthSpec
@@ -59,8 +60,7 @@ class Builder:
             or not all(isinstance(d, int) and d > 0 for d in input_shape)
         ):
             raise ValueError(f"`input_shape` must be (height, width, channels), got {input_shape!r}.")
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"`num_classes` must be a positive integer, got {num_classes!r}.")
+        check_int(num_classes, "num_classes")
         self.name = name
         self.bn = bn
         self.input_shape = tuple(input_shape)
@@ -145,8 +145,7 @@ class ZeroPaddedAveragePooling2D(keras.layers.AveragePooling2D):
     def __init__(self, pool_size, strides, pad, **kwargs):
         kwargs.pop("padding", None)  # always "valid" on the padded input (config round trip)
         super().__init__(pool_size=pool_size, strides=strides, padding="valid", **kwargs)
-        if isinstance(pad, bool) or not isinstance(pad, int) or pad < 0:
-            raise ValueError(f"`pad` must be an integer >= 0, got {pad!r}.")
+        check_int(pad, "pad", minimum=0)
         self.pad = pad
 
     def call(self, inputs):

@@ -36,7 +36,7 @@ Modules: `params` (SearchParams), `targets`, `configs`, `greedy` (the decisions 
 from tflite_export.search.cache import CACHE_NAME, Cache
 from tflite_export.search.cli import main
 from tflite_export.search.configs import describe, round_ratio, stage_dict
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 from tflite_export.search.greedy import candidate_moves, choose_move, distinct_moves, greedy_path, shrink_ratio
 from tflite_export.search.params import SearchParams
 from tflite_export.search.run import run_search

@@ -3,7 +3,7 @@ architecture's channel counts, so a rerun (or a run after a kill) measures nothi
 
 import json
 
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 
 CACHE_NAME = "cache.json"
 CACHE_VERSION = 1

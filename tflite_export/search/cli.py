@@ -46,7 +46,7 @@ def main(argv=None):
     """Runs a search; returns 0, or 2 after one `error:` line for bad input or an unreachable target."""
     import slimkeras.cli
 
-    from tflite_export.search.errors import SearchError
+    from tflite_export.errors import SearchError
     from tflite_export.search.report import summary
     from tflite_export.search.run import run_search
     from tflite_export.search.targets import check_targets

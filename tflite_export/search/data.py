@@ -4,7 +4,7 @@ import dataclasses
 
 import numpy as np
 
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 
 
 @dataclasses.dataclass

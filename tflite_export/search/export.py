@@ -3,7 +3,7 @@
 import os
 
 from tflite_export.search.configs import width_config
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 
 EXPORT_WIDTHS = (0.25, 0.5, 0.75, 1.0)
 

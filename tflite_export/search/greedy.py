@@ -2,7 +2,7 @@
 top-1, until the target is met. The decisions are pure functions; `greedy_path` runs them."""
 
 from tflite_export.search.configs import EPS, describe, round_ratio
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 from tflite_export.search.targets import target_met
 
 

@@ -3,7 +3,7 @@
 import dataclasses
 import math
 
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 
 LATENCY_STATS = ("p50", "p90")
 PRECISIONS = ("fp32", "fp16", "int8")

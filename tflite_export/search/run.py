@@ -8,7 +8,7 @@ from tflite_export.manifest import sha256_of
 from tflite_export.search.cache import CACHE_NAME, Cache
 from tflite_export.search.configs import EPS, describe, round_ratio, stage_dict
 from tflite_export.search.data import load_data
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 from tflite_export.search.evaluate import Evaluator
 from tflite_export.search.export import EXPORT_WIDTHS, export_searched
 from tflite_export.search.greedy import greedy_path

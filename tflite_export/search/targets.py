@@ -2,7 +2,7 @@
 
 import math
 
-from tflite_export.search.errors import SearchError
+from tflite_export.errors import SearchError
 
 
 def parse_target(text, flag):
