@@ -66,10 +66,24 @@ function chooseEntries(manifest) {
     throw new Error(`precision ${precision}: no runnable uniform models of it (runnable: ${runnable.join(', ') || 'none'}`
       + `${state.unrunnable.length ? `; ${state.unrunnable[0].reason}` : ''})`);
   }
+  offerChoices(runnable, precision);
   if (state.unrunnable.length) {
     $('unrunnable').textContent = `Not runnable here: ${state.unrunnable.map((u) => u.id).join(', ')} — ${state.unrunnable[0].reason}.`;
   }
   return uniform.filter((m) => m.precision === precision);
+}
+
+/** The precision and thread menus: a choice reloads the page with it (LiteRT.js loads once). */
+function offerChoices(precisions, precision) {
+  const menu = $('precision');
+  for (const p of precisions) menu.add(new Option(p, p, false, p === precision));
+  $('threads').value = String(settings.threads);
+  const reload = (key, value) => {
+    params.set(key, value);
+    location.search = params.toString();
+  };
+  menu.onchange = () => reload('precision', menu.value);
+  $('threads').onchange = () => reload('threads', $('threads').value);
 }
 
 function startSelector() {
