@@ -256,6 +256,19 @@ def test_the_screenshot_shows_the_page_and_the_dom_holds_the_top1_label(visits):
     assert good["top1Dom"] == fashion_mnist.LABELS[int(np.argmax(current["probabilities"]))]
 
 
+def test_sample_pngs_decode_to_the_test_images(export_dir):
+    import tensorflow as tf
+
+    from tflite_export.web_samples import fashion_samples
+
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    samples = fashion_samples(manifest, count=3)
+    levels, labels = fashion_test_images(3)
+    assert [label for _, label, _ in samples] == [manifest["labels"][i] for i in labels]
+    for (_, _, png), level in zip(samples, levels):
+        np.testing.assert_array_equal(tf.io.decode_png(png).numpy()[:, :, 0], level)
+
+
 def test_a_folder_that_is_not_an_export_is_one_error_line(tmp_path, capsys):
     assert web.main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -216,36 +216,30 @@ export class WidthSelector {
    * rules, then runs the probe if one is due; returns {ran, ms, probe, probeMs, current}.
    */
   step(runModel) {
-    const ran = this.current();
-    if (ran === null) throw new Error('call pick() before step()');
+    const ran = this.requireCurrent();
     const ms = runModel(ran);
     this.onResult(ran, ms);
-    return this.afterRun(ran, ms, runModel);
+    const probe = this.nextProbe();
+    const probeMs = probe === null ? null : runModel(probe);
+    if (probe !== null) this.onResult(probe, probeMs);
+    return {ran, ms, probe, probeMs, current: this.current()};
   }
 
   /** `step` for an asynchronous `runModel` (the browser's LiteRT.js runs return promises). */
   async stepAsync(runModel) {
-    const ran = this.current();
-    if (ran === null) throw new Error('call pick() before step()');
+    const ran = this.requireCurrent();
     const ms = await runModel(ran);
     this.onResult(ran, ms);
     const probe = this.nextProbe();
-    let probeMs = null;
-    if (probe !== null) {
-      probeMs = await runModel(probe);
-      this.onResult(probe, probeMs);
-    }
+    const probeMs = probe === null ? null : await runModel(probe);
+    if (probe !== null) this.onResult(probe, probeMs);
     return {ran, ms, probe, probeMs, current: this.current()};
   }
 
-  afterRun(ran, ms, runModel) {
-    const probe = this.nextProbe();
-    let probeMs = null;
-    if (probe !== null) {
-      probeMs = runModel(probe);
-      this.onResult(probe, probeMs);
-    }
-    return {ran, ms, probe, probeMs, current: this.current()};
+  requireCurrent() {
+    const current = this.current();
+    if (current === null) throw new Error('call pick() before step()');
+    return current;
   }
 
   /** The wider neighbour to run once now (due every probe_every runs of the current model), or null. */
