@@ -47,7 +47,7 @@ def _batches(data, batch_size):
 
 
 def evaluate_widths(model, data, widths, calibration_data=None, calibration_images=1024,
-                    allow_untrained=False, verbose=0):
+                    allow_untrained=False, verbose=0, batch_size=512):
     """Calibrates (where the model's BN needs it), evaluates and profiles each width: the spectrum.
 
     Args:
@@ -56,11 +56,12 @@ def evaluate_widths(model, data, widths, calibration_data=None, calibration_imag
         widths: the widths (or `(width, stage_ratios)` pairs) to evaluate.
         calibration_data: training images for `slimkeras.calibrate_bn`; given, every
             earlier calibration is dropped and `widths` calibrated afresh (universal and
-            shared BN; switchable BN keeps its trained statistics). None: use the
-            statistics the model has.
+            shared BN; switchable BN keeps its trained statistics), as many at a time as
+            the model has BN slots. None: use the statistics the model has.
         calibration_images: images calibrated on.
         allow_untrained: as `SlimmableModel.set_width`.
         verbose: 1 shows calibration's progress bar.
+        batch_size: images per forward pass for array data.
 
     Returns:
         A list of dicts, one per width: `width`, `macs`, `params`, `top1` (in [0, 1]) and,
@@ -76,14 +77,20 @@ def evaluate_widths(model, data, widths, calibration_data=None, calibration_imag
     from slimkeras.calibration import calibrate_bn
     from slimkeras.profiling import profile
 
-    if calibration_data is not None and not model.has_switchable_bn:
-        calibrate_bn(model, calibration_data, widths=list(widths), num_images=calibration_images,
-                     allow_untrained=allow_untrained, clear=True, verbose=verbose)
-    accuracies = evaluate_top1(model, data, widths, allow_untrained=allow_untrained)
+    widths = list(widths)
+    calibrate = calibration_data is not None and not model.has_switchable_bn
+    chunk = model.num_bn_slots if calibrate else max(len(widths), 1)
+    accuracies = []
+    for start in range(0, len(widths), chunk):
+        part = widths[start:start + chunk]
+        if calibrate:
+            calibrate_bn(model, calibration_data, widths=part, num_images=calibration_images,
+                         allow_untrained=allow_untrained, clear=True, verbose=verbose)
+        accuracies += evaluate_top1(model, data, part, batch_size, allow_untrained=allow_untrained)
     rows = []
     for config, top1 in zip(widths, accuracies):
         width, ratios = config if isinstance(config, tuple) else (config, None)
         cost = profile(model, width, ratios, allow_untrained=allow_untrained)
-        row = {"width": width, "macs": cost["macs"], "params": cost["params"], "top1": top1}
+        row = {"width": width, "macs": int(cost["macs"]), "params": int(cost["params"]), "top1": top1}
         rows.append({**row, "stage_ratios": ratios} if ratios else row)
     return rows

@@ -68,22 +68,12 @@ def evaluate_configs(net, data, calibration, configs, allow_untrained=False, cal
     Returns:
         Rows with width, macs, params, top1 (and stage_ratios for nonuniform configs).
     """
-    rows = []
-    chunk = net.num_bn_slots if calibrate else len(configs)
-    for start in range(0, len(configs), chunk):
-        part = configs[start:start + chunk]
-        if calibrate:
-            slimkeras.calibrate_bn(net, calibration, widths=list(part), num_images=len(calibration),
-                                   allow_untrained=allow_untrained, clear=True, verbose=0)
-        top1 = slimkeras.evaluate_top1(net, (data.test_images, data.test_labels), part, batch_size=EVAL_BATCH,
-                                       allow_untrained=allow_untrained)
-        for config, accuracy in zip(part, top1):
-            w, ratios = config if isinstance(config, tuple) else (config, None)
-            p = slimkeras.profile(net, w, stage_ratios=ratios, allow_untrained=allow_untrained)
-            row = {"width": w, "macs": int(p["macs"]), "params": int(p["params"]), "top1": accuracy}
-            if ratios:
-                row["stage_ratios"] = {str(k): v for k, v in ratios.items()}
-            rows.append(row)
+    rows = slimkeras.evaluate_widths(net, (data.test_images, data.test_labels), configs,
+                                     calibration if calibrate else None, len(calibration), allow_untrained,
+                                     batch_size=EVAL_BATCH)
+    for row in rows:  # JSON keys: the cache's form
+        if "stage_ratios" in row:
+            row["stage_ratios"] = {str(k): v for k, v in row["stage_ratios"].items()}
     return rows
 
 
