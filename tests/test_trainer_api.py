@@ -116,7 +116,7 @@ def test_width_evaluation_logs_each_width_and_leaves_the_network_alone():
 
 
 def test_plots_leave_the_backend_alone(tmp_path):
-    from training.reproduce import plots  # noqa: F401  (it once switched the backend at import)
+    from studies.claims import plots  # noqa: F401  (it once switched the backend at import)
     from training.results import save_spectrum
 
     previous = matplotlib.get_backend()
