@@ -302,7 +302,7 @@ def test_android_core_accepts_the_export_and_rejects_a_tampered_one(exported, tm
 
 
 def test_switch_cli_picks_by_budget_and_the_java_core_replays_the_same_picks(exported, tmp_path):
-    from tflite_export.switch import run_switching
+    from tflite_export.switch.cli import run_switching
 
     out, manifest = exported
     fp32 = [m for m in manifest["models"] if m["precision"] == "fp32"]
@@ -313,7 +313,7 @@ def test_switch_cli_picks_by_budget_and_the_java_core_replays_the_same_picks(exp
     record = tmp_path / "trace.json"
     budget = float(np.median([m["latency_ms"]["1"]["p90"] for m in fp32]))
     summary = run_switching(out, budget, "fp32", steps=400, record=record, verbose=0)
-    from tflite_export.trace_runner import load_trace, run_trace
+    from tflite_export.switch.trace_runner import load_trace, run_trace
 
     trace = load_trace(record)
     assert len(trace["expected_picks"]) == summary.steps == 400
@@ -325,7 +325,7 @@ def test_switch_cli_picks_by_budget_and_the_java_core_replays_the_same_picks(exp
 
 
 def test_switch_cli_rejects_bad_budgets_and_precisions(exported, capsys):
-    from tflite_export import switch
+    from tflite_export.switch import cli as switch
 
     out = str(exported[0])
     assert switch.main([out, "--budget_ms=-1"]) == 2

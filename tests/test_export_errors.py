@@ -14,7 +14,8 @@ import keras
 import pytest
 
 import slimkeras
-from tflite_export import bench, export, switch
+from tflite_export import bench, export
+from tflite_export.switch import cli as switch
 
 PREPROCESSING = {"height": 28, "width": 28, "channels": 1, "scale": 255.0, "mean": [0.286],
                  "std": [0.353], "layout": "NHWC"}

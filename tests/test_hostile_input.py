@@ -52,7 +52,8 @@ def _train(argv, tmp_path):
 def _parsers():
     """{command: (its argparse parser, a run of argv in the folder `tmp`)}."""
     from slimkeras.official import cli as official_cli
-    from tflite_export import bench, export, switch
+    from tflite_export import bench, export
+    from tflite_export.switch import cli as switch
     from tflite_export.search import cli as search_cli
     from studies.budget import cli as budget_cli
     from studies.claims import cli as claims_cli

@@ -6,9 +6,9 @@ import math
 import sys
 import tracemalloc
 
-from tflite_export.switch import SwitchSettings, _switching_loop, trace_recorder
-from tflite_export.switch_policy import Candidate, SelectorConfig, WidthSelector
-from tflite_export.trace_runner import run_trace
+from tflite_export.switch.cli import SwitchSettings, _switching_loop, trace_recorder
+from tflite_export.switch.policy import Candidate, SelectorConfig, WidthSelector
+from tflite_export.switch.trace_runner import run_trace
 
 WIDTHS = (0.25, 0.5, 1.0)
 
@@ -97,7 +97,7 @@ def test_switch_command_records_its_run(tmp_path, monkeypatch, capsys):
     file is a trace that replays to the picks the run counted."""
     from test_export_errors import write_export
 
-    from tflite_export import switch
+    from tflite_export.switch import cli as switch
 
     out, record = tmp_path / "export", tmp_path / "trace.json"
     write_export(out)

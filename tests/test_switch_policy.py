@@ -1,4 +1,4 @@
-"""Tests of tflite_export.switch_policy, the Python twin of the Android WidthSelector.
+"""Tests of tflite_export.switch.policy, the Python twin of the Android WidthSelector.
 
 The rule tests use expectations derived by hand from the rules in
 android_demo/README.md (the same cases are checked in the Java core's
@@ -10,15 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tflite_export.latency_tracker import LatencyTracker
-from tflite_export.switch_policy import (
+from tflite_export.switch.latency_tracker import LatencyTracker
+from tflite_export.switch.policy import (
     MAX_ACCURACY,
     Candidate,
     NoUsableModelError,
     SelectorConfig,
     WidthSelector,
 )
-from tflite_export.trace_runner import load_trace, run_trace
+from tflite_export.switch.trace_runner import load_trace, run_trace
 
 TRACES_DIR = Path(__file__).parents[1] / "android_demo" / "traces"
 TRACE_FILES = sorted(TRACES_DIR.glob("*.json"))

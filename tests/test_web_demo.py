@@ -22,7 +22,7 @@ from fashion_data import needs_fashion
 from java_core import compile_core
 from tflite_export import manifest as manifest_lib, web
 from tflite_export.runtime import TFLiteModel
-from tflite_export.switch_policy import Candidate, SelectorConfig, WidthSelector
+from tflite_export.switch.policy import Candidate, SelectorConfig, WidthSelector
 
 ROOT = Path(__file__).resolve().parents[1]
 WEB_DEMO = ROOT / "web_demo"

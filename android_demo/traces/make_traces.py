@@ -3,7 +3,7 @@
 
 Each trace is a synthetic per-step latency table for four widths of one
 model; ``expected_picks`` is computed with the Python policy twin
-(``tflite_export/switch_policy.py``). The Java ``TraceRunner`` tests and
+(``tflite_export/switch/policy.py``). The Java ``TraceRunner`` tests and
 ``tests/test_switch_policy.py`` both replay every ``*.json`` here and must
 reproduce ``expected_picks`` exactly.
 
@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Optional, Sequence
 TRACES_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(TRACES_DIR.parents[1]))
 
-from tflite_export.trace_runner import run_trace  # noqa: E402
+from tflite_export.switch.trace_runner import run_trace  # noqa: E402
 
 WIDTHS = [0.25, 0.5, 0.75, 1.0]
 BASE_MS = {0.25: 0.9, 0.5: 1.6, 0.75: 2.6, 1.0: 3.9}

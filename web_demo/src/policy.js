@@ -1,6 +1,6 @@
 // The width-switching policy of the phone app, for the page: a line-for-line port of
-// tflite_export/latency_tracker.py, tflite_export/switch_policy.py and the replay of
-// tflite_export/trace_runner.py (Java twins: org.slimkeras.core.LatencyTracker, WidthSelector,
+// tflite_export/switch/latency_tracker.py, tflite_export/switch/policy.py and the replay of
+// tflite_export/switch/trace_runner.py (Java twins: org.slimkeras.core.LatencyTracker, WidthSelector,
 // TraceRunner). The three must give the same picks on android_demo/traces/*.json
 // (web_demo/test/policy.test.js). Plain ES module: runs in the browser and in Node.
 

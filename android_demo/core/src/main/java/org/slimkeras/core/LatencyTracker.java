@@ -10,7 +10,7 @@ import java.util.Arrays;
  * {@link #warmupSeen()}); later samples go into a rolling window of the last
  * {@code windowSize} samples and into an exponential moving average. Statistics of an empty
  * window are NaN, which callers treat as "unknown". The Python twin is
- * {@code tflite_export.switch_policy.LatencyTracker}.
+ * {@code tflite_export.switch.policy.LatencyTracker}.
  */
 public final class LatencyTracker {
     private final int windowSize;

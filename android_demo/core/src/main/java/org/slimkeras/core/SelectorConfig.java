@@ -2,7 +2,7 @@ package org.slimkeras.core;
 
 /**
  * Immutable tuning of a {@link WidthSelector}; change values with the {@code with…} methods.
- * The twin of {@code tflite_export.switch_policy.SelectorConfig}.
+ * The twin of {@code tflite_export.switch.policy.SelectorConfig}.
  */
 public final class SelectorConfig {
     /** What to maximise among the models that fit the budget. */

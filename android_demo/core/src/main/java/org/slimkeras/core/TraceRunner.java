@@ -6,7 +6,7 @@ import java.util.Map;
 
 /**
  * Replays a {@link Trace} through a {@link WidthSelector}, exactly like
- * {@code tflite_export.switch_policy.run_trace}: mark failed models, feed the start-up
+ * {@code tflite_export.switch.policy.run_trace}: mark failed models, feed the start-up
  * samples (ascending width), pick, then per step apply a budget change, take one
  * {@link WidthSelector#step} (run the current model, run a probe if one is due) with the
  * step's latencies, and record the current width.

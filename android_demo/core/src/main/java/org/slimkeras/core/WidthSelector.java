@@ -34,7 +34,7 @@ import java.util.Map;
  * window replaced by probes (up to 18 probes, ~900 runs, with the defaults) before the
  * selector could return to it; its latest probe is the fresh evidence, so one probe within
  * the budget is enough. {@link #pick()} still uses the p90 to decide what fits.
- * <p>The Python twin, {@code tflite_export.switch_policy.WidthSelector}, implements the same
+ * <p>The Python twin, {@code tflite_export.switch.policy.WidthSelector}, implements the same
  * rules; the traces in {@code android_demo/traces} check that both agree. Not thread-safe.
  *
  * @param <M> the model type, compared by identity

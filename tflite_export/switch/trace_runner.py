@@ -2,7 +2,7 @@
 
 A trace (``android_demo/traces/*.json``, or ``python -m tflite_export.switch
 --record``) holds per step the latency every model would have had; replaying it
-through :class:`~tflite_export.switch_policy.WidthSelector` gives the width picked
+through :class:`~tflite_export.switch.policy.WidthSelector` gives the width picked
 after each step. The Java ``org.slimkeras.core.TraceRunner`` replays the same
 files and must give the same picks.
 """
@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Any, Dict, List, Union
 
-from tflite_export.switch_policy import Candidate, SelectorConfig, WidthSelector
+from tflite_export.switch.policy import Candidate, SelectorConfig, WidthSelector
 
 __all__ = ["load_trace", "run_trace"]
 

@@ -6,7 +6,7 @@
 Loads the uniform models of one precision from an export (a model that fails
 to load is never picked), benchmarks each at start-up, picks the widest whose
 p90 fits the budget, then runs inference step after step and re-picks with the
-rules of `tflite_export.switch_policy` — the same rules, step for step, as
+rules of `tflite_export.switch.policy` — the same rules, step for step, as
 `org.slimkeras.core.WidthSelector` in the app. To simulate a background load,
 `--load_processes` busy processes run between the fractions `--load_at` and
 `--load_until` of the steps.
@@ -31,8 +31,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from tflite_export.background_load import BackgroundLoad
-from tflite_export.switch_policy import MAX_ACCURACY, WIDEST, Candidate, SelectorConfig, WidthSelector
+from tflite_export.switch.background_load import BackgroundLoad
+from tflite_export.switch.policy import MAX_ACCURACY, WIDEST, Candidate, SelectorConfig, WidthSelector
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 This module is the Python twin of ``org.slimkeras.core.WidthSelector`` in
 ``android_demo/core`` (the latency statistics are in
-:mod:`tflite_export.latency_tracker`, the replay of recorded traces in
-:mod:`tflite_export.trace_runner`). Both implement the same rules, step for
+:mod:`tflite_export.switch.latency_tracker`, the replay of recorded traces in
+:mod:`tflite_export.switch.trace_runner`). Both implement the same rules, step for
 step, so that a latency trace replayed in Python and in Java yields the same
 list of picked widths. The trace files in ``android_demo/traces/*.json`` are
 generated with these modules (``android_demo/traces/make_traces.py``) and
@@ -34,7 +34,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from tflite_export.latency_tracker import LatencyTracker, is_finite_number
+from tflite_export.switch.latency_tracker import LatencyTracker, is_finite_number
 
 __all__ = [
     "WIDEST",
