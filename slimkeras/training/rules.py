@@ -5,7 +5,8 @@
 - Universal (US-Nets): the sandwich rule: the largest and smallest width plus
   n - 2 widths drawn from U(min, max), afresh every step inside the compiled
   graph (stateless random seeded by the step, so every replica draws the same
-  widths and a resumed run draws what the uninterrupted one would have).
+  widths and a resumed run draws what the uninterrupted one would have); the
+  static-width step computes the same draw on the host (`static.host_widths`).
 - In-place distillation: the first (widest) width learns from the labels, the
   others from the softmax of the widest width's logits, its gradient stopped.
   A `DistillRule` says how much: the paper's rule (soft targets only), or a mix
