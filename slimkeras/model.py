@@ -92,6 +92,14 @@ class SlimmableModel(keras.Model):
             counts = sorted({l.num_slots for l in self.bn_layers})
             num_bn_slots = counts[0] if counts else (len(switches) if switches else DEFAULT_BN_SLOTS)
         self.num_bn_slots = int(num_bn_slots)
+        self._check_layers(slimmable)
+        self.bn_slots, self.width_state = self._width_variables()
+        for layer in slimmable:
+            layer.bind_width_state(self.width_state)
+        self._specialized = _SpecializedFunctions()
+
+    def _check_layers(self, slimmable):
+        """The BN layers agree with the model's slots and spec; every stage number exists."""
         for layer in self.bn_layers:
             if layer.num_slots != self.num_bn_slots:
                 raise ValueError(
@@ -99,26 +107,29 @@ class SlimmableModel(keras.Model):
                     f"has {self.num_bn_slots} BN slots: give every BN layer the same num_slots "
                     f"(and the model num_bn_slots={layer.num_slots}, or leave it out)."
                 )
-            if isinstance(layer, SwitchableBatchNormalization) and not switches:
+            if isinstance(layer, SwitchableBatchNormalization) and not self.width_spec.switches:
                 raise ValueError(
                     f"Switchable BN layer '{layer.name}' needs a switch list, but the model's "
                     f"width spec is {self.width_spec.describe()}."
                 )
         for layer in slimmable:
-            if layer.stage is not None and layer.stage > num_stages:
+            if layer.stage is not None and layer.stage > self.num_stages:
                 raise ValueError(
                     f"Layer '{layer.name}' is in stage {layer.stage}, but the model has "
-                    f"num_stages={num_stages}."
+                    f"num_stages={self.num_stages}."
                 )
 
+    def _width_variables(self):
+        """The model's (BNSlotTable, WidthState), on non-trainable float64 variables of the model
+        (so inside a tf.distribute scope when there is one)."""
         # Switchable BN: slot i holds switch i, always.
         keys, valid = BNSlotTable.initial_values(
-            self.num_bn_slots, num_stages, switches if self.has_switchable_bn else None
+            self.num_bn_slots, self.num_stages, self.width_spec.switches if self.has_switchable_bn else None
         )
         # The names and order are those of the variables in .keras files.
         state_vars = dict(
             width=((), self.width_spec.max_width),
-            stage_ratios=((num_stages,), 1.0),
+            stage_ratios=((self.num_stages,), 1.0),
             bn_slot_keys=(keys.shape, keys),
             bn_slot_valid=(valid.shape, valid),
         )
@@ -129,13 +140,9 @@ class SlimmableModel(keras.Model):
                 initializer=keras.initializers.Constant(value),
                 aggregation="only_first_replica", autocast=False,
             )
-        self.bn_slots = BNSlotTable(
-            created["bn_slot_keys"], created["bn_slot_valid"], num_stages, fixed=self.has_switchable_bn
-        )
-        self.width_state = WidthState(created["width"], created["stage_ratios"], self.bn_slots, num_stages)
-        for layer in slimmable:
-            layer.bind_width_state(self.width_state)
-        self._specialized = _SpecializedFunctions()
+        bn_slots = BNSlotTable(created["bn_slot_keys"], created["bn_slot_valid"], self.num_stages,
+                               fixed=self.has_switchable_bn)
+        return bn_slots, WidthState(created["width"], created["stage_ratios"], bn_slots, self.num_stages)
 
     # -- width -----------------------------------------------------------------
     @property

@@ -303,11 +303,15 @@ def test_missing_data_fails_fast_with_instructions(tmp_path):
     assert result.returncode == 2
     assert "Fashion-MNIST not found" in result.stderr and "apt-get install -y dataset-fashion-mnist" in result.stderr
     assert "Traceback" not in result.stderr
+    one_start_up = time.time() - start
     result = run_main(f"--flagfile={FLAGS / 'us_mbv1.flags'}", f"--model_dir={tmp_path / 'i'}",
                       f"--data_dir={tmp_path / 'nowhere'}", "--strategy=default")
     assert result.returncode == 2 and "imagenet2012" in result.stderr and "--download" in result.stderr
     assert "Traceback" not in result.stderr
-    assert time.time() - start < 120  # no 200-second tfds retry loop
+    assert not (tmp_path / "m").exists() and not (tmp_path / "i").exists()
+    # No 200-second tfds retry loop: the second failure costs about one start-up, like the first
+    # (relative to it, so a loaded machine slows both alike).
+    assert time.time() - start - one_start_up < 3 * one_start_up + 30
 
 
 # The MobileNet v1 recipes (S and US, ~1 min each) in the default suite; the others (2-4 min each) slow.

@@ -63,15 +63,47 @@ def make_strategy(cfg):
 
 
 def run(cfg):
+    from training.build import float32_twin
+    from training.callbacks import AtomicCheckpoint, LossScaleReport, NanGuard
+
+    strategy = make_strategy(cfg)  # first: devices and collectives are configured at TF start-up
+    datasets, steps, net, trainer = _build(cfg, strategy)
+    is_chief = _is_chief(strategy)
+    if is_chief:
+        os.makedirs(cfg["model_dir"], exist_ok=True)
+    nan_guard = NanGuard()
+    checkpoint = AtomicCheckpoint(os.path.join(cfg["model_dir"], "checkpoint"), nan_guard, is_chief,
+                                  cfg["checkpoint_every_steps"], steps)
+    initial_epoch, initial_step = _restore(cfg, checkpoint, trainer)
+    mixed = cfg["mixed_precision"] != "float32"
+    twin = float32_twin(cfg, net) if mixed or (is_chief and cfg["eval_every_epochs"]) else None
+    # The checkpoint last: the epoch's log row and curve point exist before it declares the epoch done.
+    callbacks = [nan_guard] + ([LossScaleReport()] if trainer.loss_scaled else [])
+    if is_chief:
+        callbacks += _logging_callbacks(cfg, net, twin, datasets)
+    callbacks.append(checkpoint)
+    start = time.time()
+    _fit_rest(trainer, cfg, strategy, datasets, steps, initial_epoch, initial_step, callbacks, checkpoint)
+    train_time = time.time() - start
+    if nan_guard.triggered_at:
+        _report_nan(nan_guard, checkpoint)
+        return 3
+    if mixed:  # calibration, evaluation and export in float32 whatever the training policy
+        twin.set_weights(net.get_weights())
+    _finish(cfg, twin if mixed else net, datasets, train_time, is_chief)
+    if cfg["strategy"] == "multi_worker":
+        _barrier(strategy)
+    return 0
+
+
+def _build(cfg, strategy):
+    """(datasets, steps per epoch, net, trainer) of the run; the trainer and its optimizer built."""
     import keras
     import numpy as np
 
-    from training.build import build_datasets, build_net, build_trainer, float32_twin
-    from training.callbacks import AtomicCheckpoint, LossScaleReport, NanGuard
+    from training.build import build_datasets, build_net, build_trainer
     from training.config import ConfigError
-    from training.results import finish_run
 
-    strategy = make_strategy(cfg)  # first: devices and collectives are configured at TF start-up
     keras.utils.set_random_seed(cfg["seed"])
     replicas = strategy.num_replicas_in_sync
     if cfg["batch_size"] % replicas:
@@ -86,50 +118,41 @@ def run(cfg):
         # Build before fit (reference §3), on zeros: an extra iterator would use up a reshuffle.
         trainer(np.zeros((1,) + tuple(datasets.input_shape), "float32"), training=True)
         trainer.optimizer.build(trainer.trainable_variables)
-    is_chief = _is_chief(strategy)
-    if is_chief:
-        os.makedirs(cfg["model_dir"], exist_ok=True)
-    nan_guard = NanGuard()
-    checkpoint = AtomicCheckpoint(os.path.join(cfg["model_dir"], "checkpoint"), nan_guard, is_chief,
-                                  cfg["checkpoint_every_steps"], steps)
+    return datasets, steps, net, trainer
+
+
+def _restore(cfg, checkpoint, trainer):
+    """(epoch, step) to resume from, after loading the last checkpoint into `trainer` (and saying so)."""
     initial_epoch, initial_step = checkpoint.restore(trainer)
     if initial_step:
         print(f"Resuming from the checkpoint at step {initial_step} of epoch {initial_epoch + 1} "
               f"in {cfg['model_dir']}.")
     elif initial_epoch:
         print(f"Resuming from the checkpoint of epoch {initial_epoch} in {cfg['model_dir']}.")
-    mixed = cfg["mixed_precision"] != "float32"
-    twin = float32_twin(cfg, net) if mixed or (is_chief and cfg["eval_every_epochs"]) else None
-    # The checkpoint last: the epoch's log row and curve point exist before it declares the epoch done.
-    callbacks = [nan_guard] + ([LossScaleReport()] if trainer.loss_scaled else [])
-    if is_chief:
-        callbacks += _logging_callbacks(cfg, net, twin, datasets)
-    callbacks.append(checkpoint)
-    start = time.time()
-    _fit_rest(trainer, cfg, strategy, datasets, steps, initial_epoch, initial_step, callbacks, checkpoint)
-    train_time = time.time() - start
-    if nan_guard.triggered_at:
-        epoch, batch, name = nan_guard.triggered_at
-        latest = checkpoint.latest()
-        kept = f"the checkpoint of epoch {latest[0]} is kept in {checkpoint.directory}" if latest else "no checkpoint was saved yet"
-        print(f"error: {name} became NaN at epoch {epoch}, step {batch}; training stopped and {kept}. "
-              "Lower --lr or add --warmup_epochs.", file=sys.stderr)
-        return 3
-    if mixed:  # calibration, evaluation and export in float32 whatever the training policy
-        twin.set_weights(net.get_weights())
-    final_net = twin if mixed else net
-    if is_chief:
-        rows = finish_run(cfg, final_net, datasets, train_time)
-        from training.curves import write_spectrum
+    return initial_epoch, initial_step
 
-        write_spectrum(os.path.join(cfg["model_dir"], "tensorboard", "validation"), rows,
-                       os.path.join(cfg["model_dir"], "flops_accuracy.png"), cfg["epochs"])
-    else:  # every worker runs the end of the run with the chief; only the chief's files stay
+
+def _report_nan(nan_guard, checkpoint):
+    epoch, batch, name = nan_guard.triggered_at
+    latest = checkpoint.latest()
+    kept = f"the checkpoint of epoch {latest[0]} is kept in {checkpoint.directory}" if latest else "no checkpoint was saved yet"
+    print(f"error: {name} became NaN at epoch {epoch}, step {batch}; training stopped and {kept}. "
+          "Lower --lr or add --warmup_epochs.", file=sys.stderr)
+
+
+def _finish(cfg, final_net, datasets, train_time, is_chief):
+    """Calibrates, evaluates and writes the run's files (chief); the other workers run the same
+    end of run (it has collectives) into a scratch folder."""
+    from training.curves import write_spectrum
+    from training.results import finish_run
+
+    if not is_chief:
         with tempfile.TemporaryDirectory() as scratch:
             finish_run({**cfg, "model_dir": scratch}, final_net, datasets, train_time)
-    if cfg["strategy"] == "multi_worker":
-        _barrier(strategy)
-    return 0
+        return
+    rows = finish_run(cfg, final_net, datasets, train_time)
+    write_spectrum(os.path.join(cfg["model_dir"], "tensorboard", "validation"), rows,
+                   os.path.join(cfg["model_dir"], "flops_accuracy.png"), cfg["epochs"])
 
 
 def _logging_callbacks(cfg, net, twin, datasets):
