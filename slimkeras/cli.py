@@ -146,6 +146,16 @@ def number_list(name, items, number, distinct=True):
     return values
 
 
+def run_command(parser, argv, action):
+    """A command's `main`: `action(args)` of `parser`'s parse of `argv`; returns 0, or 2 after one
+    `error:` line for a bad flag or a ValueError of the action (0 after --help)."""
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # a bad flag (after its one `error:` line) or --help
+        return stop.code
+    return run(lambda: action(args))
+
+
 def run(action, errors=(ValueError,)):
     """Calls `action()`; returns 0, or 2 after one `error:` line for an error of `errors`."""
     try:

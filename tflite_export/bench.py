@@ -90,14 +90,10 @@ def build_parser():
 def main(argv=None):
     """`python -m tflite_export.bench`; returns the exit code (2 after one `error:` line)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
-    from slimkeras.cli import run
+    from slimkeras.cli import run_command
 
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # a bad flag (after its one `error:` line) or --help
-        return stop.code
-    return run(lambda: bench_export(args.out_dir, parse_threads(args.threads), args.runs, args.warmup_runs,
-                                    verbose=0 if args.quiet else 1))
+    return run_command(build_parser(), argv, lambda args: bench_export(
+        args.out_dir, parse_threads(args.threads), args.runs, args.warmup_runs, verbose=0 if args.quiet else 1))
 
 
 if __name__ == "__main__":

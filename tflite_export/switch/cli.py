@@ -301,13 +301,9 @@ def build_parser():
 def main(argv=None):
     """`python -m tflite_export.switch`; returns the exit code (2 after one `error:` line)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
-    from slimkeras.cli import run
+    from slimkeras.cli import run_command
 
-    try:
-        args = build_parser().parse_args(argv)
-    except SystemExit as stop:  # a bad flag (after its one `error:` line) or --help
-        return stop.code
-    return run(lambda: run_switching(
+    return run_command(build_parser(), argv, lambda args: run_switching(
         args.out_dir, args.budget_ms, args.precision, args.threads, args.steps, args.startup_runs,
         args.load_processes, args.load_at, args.load_until, args.mode, args.record,
         verbose=0 if args.quiet else 1))
