@@ -19,12 +19,14 @@ setup: $(STAMP) system-packages
 # PyTorch's index where no local wheel folder has it (PyPI's Linux torch is a CUDA build of several
 # GB). An existing venv is kept: `venv` run again by another python3 rewrites its pyvenv.cfg and breaks it.
 TORCH_INDEX ?=
-$(STAMP): requirements.txt requirements-dev.txt requirements-torch.txt pyproject.toml setup.py
+$(STAMP): requirements.txt requirements-dev.txt requirements-torch.txt pyproject.toml setup.py slimkeras_startup.pth
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt -r requirements-torch.txt \
 	  $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX))
 	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	# An editable install leaves the start-up hook out (a wheel has it): copy it into site-packages.
+	$(PY) -c "import shutil, sysconfig; shutil.copy('slimkeras_startup.pth', sysconfig.get_paths()['purelib'])"
 	touch $(STAMP)
 
 # Debian packages: Fashion-MNIST (the offline default data), JUnit (the Android core's tests),

@@ -9,25 +9,12 @@ CUDA is probed) with descriptor 2 captured, then write back every line that is n
 one of those known messages.
 
 When TensorFlow was imported before slimkeras (`import keras` first, with the
-TensorFlow backend), its import lines are already printed and cannot be taken
-back: only an interpreter start-up hook (a `.pth` file) could catch them, and
-setuptools cannot ship one with an editable install (README, Install). We still
-probe the devices quietly, so the later cuInit line does not appear.
+TensorFlow backend), its import lines were caught by the interpreter start-up hook
+installed with the package (`_slimkeras_startup`, run by `slimkeras_startup.pth`); we
+still probe the devices quietly, so the later cuInit line does not appear either.
 """
 
-import os
-import sys
-import tempfile
-
-NOISE = (
-    "All log messages before absl::InitializeLog",
-    "cudart_stub.cc",
-    "cpu_feature_guard.cc",
-    "To enable the following instructions",
-    "cuda_platform.cc",
-    "failed call to cuInit",
-    "oneDNN custom operations are on",
-)
+from _slimkeras_startup import NOISE, noise_filtered
 
 _done = False
 
@@ -39,30 +26,7 @@ def import_tensorflow_quietly():
     if _done:
         return
     _done = True
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real descriptor 2 (some embedded interpreters)
-        return
-    with tempfile.TemporaryFile() as capture:
-        os.dup2(capture.fileno(), 2)
-        try:
-            import tensorflow as tf
+    with noise_filtered():
+        import tensorflow as tf
 
-            tf.config.list_physical_devices("GPU")
-        finally:
-            try:
-                sys.stderr.flush()  # Python-level writes made meanwhile go through the capture too
-            except (OSError, ValueError, AttributeError):
-                pass
-            os.dup2(saved, 2)
-            os.close(saved)
-            capture.seek(0)
-            _replay(capture.read().decode(errors="replace"))
-
-
-def _replay(text):
-    kept = [line for line in text.splitlines(keepends=True) if not any(n in line for n in NOISE)]
-    if kept:
-        sys.stderr.write("".join(kept))
-        sys.stderr.flush()
+        tf.config.list_physical_devices("GPU")

@@ -25,6 +25,7 @@ from fashion_data import needs_fashion
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.xdist_group(__name__)
 PACKAGES = ("slimkeras", "training", "tflite_export")
+STARTUP_HOOK = ("_slimkeras_startup.py", "slimkeras_startup.pth")  # top-level files of the wheel
 BUILD_ONLY = {"setuptools"}  # pinned in requirements-dev.txt: `make` builds the project with it
 DEV = {"pytest", "pytest-timeout", "pytest-xdist", "nbclient", "nbformat", "ipykernel"}
 OPTIONAL = {"torch"}  # pinned for the tests; an extra for users
@@ -114,7 +115,7 @@ def wheel(tmp_path_factory):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in PACKAGES:
         shutil.copytree(ROOT / package, source / package, ignore=ignore)
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "_slimkeras_startup.py", "slimkeras_startup.pth"):
         shutil.copy(ROOT / name, source / name)
     trap = work / "trap" / "tensorflow"
     trap.mkdir(parents=True)
@@ -135,13 +136,13 @@ def _source_version():
     return value
 
 
-def test_wheel_holds_exactly_the_three_packages_and_the_flagfiles(wheel):
+def test_wheel_holds_exactly_the_three_packages_the_flagfiles_and_the_start_up_hook(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     version = _source_version()
     assert wheel.name == f"slimkeras-{version}-py3-none-any.whl"
-    assert {n.split("/")[0] for n in names} == {*PACKAGES, f"slimkeras-{version}.dist-info"}
+    assert {n.split("/")[0] for n in names} == {*PACKAGES, f"slimkeras-{version}.dist-info", *STARTUP_HOOK}
     sources = {str(p.relative_to(ROOT)) for package in PACKAGES for p in (ROOT / package).rglob("*.py")
-               if "__pycache__" not in p.parts}
+               if "__pycache__" not in p.parts} | {"_slimkeras_startup.py"}
     assert {n for n in names if n.endswith(".py")} == sources  # a folder without __init__.py is missed
     flagfiles = {f"training/flags/{p.name}" for p in (ROOT / "training" / "flags").glob("*.flags")}
     assert len(flagfiles) >= 10 and flagfiles <= set(names)
@@ -299,7 +300,7 @@ def _copy_sources(source):
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for package in PACKAGES:
         shutil.copytree(ROOT / package, source / package, ignore=ignore)
-    for name in ("pyproject.toml", "setup.py", "README.md"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "_slimkeras_startup.py", "slimkeras_startup.pth"):
         shutil.copy(ROOT / name, source / name)
 
 
@@ -333,7 +334,8 @@ def test_install_from_a_read_only_checkout_writes_nothing_into_it(build, tmp_pat
     _copy_sources(source)
     before = _snapshot(source)
     target = tmp_path / "site"
-    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps"]
+    # --ignore-installed: an install elsewhere (--prefix, --target) must not uninstall this venv's own.
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed"]
     env = dict(os.environ)
     if build == "isolated":  # setuptools from PyPI, into a fresh build environment
         pip += ["--isolated", "--index-url", request.getfixturevalue("pypi"), "--target", str(target), str(source)]
@@ -349,7 +351,8 @@ def test_install_from_a_read_only_checkout_writes_nothing_into_it(build, tmp_pat
         (site,) = target.glob("lib/python*/site-packages")
         code = ("import importlib.util, json, site, sys; site.addsitedir(sys.argv[1]); "
                 "print(json.dumps([importlib.util.find_spec(p).origin for p in sys.argv[2:]]))")
-        found = subprocess.run([sys.executable, "-c", code, str(site), *PACKAGES], cwd=tmp_path,
+        # -S: this venv's own (editable) install stays out; only the one under test is seen.
+        found = subprocess.run([sys.executable, "-S", "-c", code, str(site), *PACKAGES], cwd=tmp_path,
                                capture_output=True, text=True, timeout=300)
         assert found.returncode == 0, found.stderr[-3000:]
         assert json.loads(found.stdout) == [str(source / p / "__init__.py") for p in PACKAGES]
@@ -380,17 +383,47 @@ def _assert_quiet(stderr, gpus):
         assert stderr == "", stderr
 
 
-def test_keras_imported_first_prints_only_tensorflows_import_lines_and_nothing_after_slimkeras():
-    """TensorFlow prints its start-up lines to descriptor 2 while `import keras` imports it, before
-    slimkeras can act (README, Install): they are the known ones only; from `import slimkeras` on,
-    nothing, not even cuInit's line at the first use of a device."""
+KERAS_FIRST = ("import sys\nimport keras\nsys.stderr.write('<keras imported>\\n')\nsys.stderr.flush()\n"
+               "import slimkeras\n" + USE_A_DEVICE)
+
+
+def test_keras_imported_first_prints_nothing():
+    """TensorFlow prints its start-up lines to descriptor 2 while `import keras` imports it; the
+    start-up hook in site-packages (a wheel installs it, `make` copies it beside the editable
+    install) catches them, and from `import slimkeras` on nothing comes, not even cuInit's line."""
+    import sysconfig
+
+    hook = Path(sysconfig.get_paths()["purelib"]) / "slimkeras_startup.pth"
+    assert hook.is_file(), f"{hook} is missing: `make setup` copies it beside an editable install"
+    result = _python(KERAS_FIRST)
+    before, after = result.stderr.split("<keras imported>\n")
+    gpus = int(result.stdout.split()[-1])
+    _assert_quiet(before, gpus)
+    _assert_quiet(after, gpus)
+
+
+def test_the_wheels_start_up_hook_is_what_makes_keras_first_quiet(wheel, tmp_path):
+    """From the wheel alone: its .pth, processed as site-packages' are, quiets `import keras`; without
+    it (or with SLIMKERAS_QUIET_STARTUP=0) TensorFlow's lines are there."""
+    import sysconfig
+
     from slimkeras._startup import NOISE
 
-    result = _python("import sys\nimport keras\nsys.stderr.write('<keras imported>\\n')\nsys.stderr.flush()\n"
-                     "import slimkeras\n" + USE_A_DEVICE)
-    before, after = result.stderr.split("<keras imported>\n")
-    assert all(any(n in line for n in NOISE) for line in before.splitlines()), before
-    _assert_quiet(after, int(result.stdout.split()[-1]))
+    target = tmp_path / "site"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+                   check=True, capture_output=True, timeout=300)
+    purelib = sysconfig.get_paths()["purelib"]
+    # -S: no site-packages processing, so only the wheel's .pth (through addsitedir) can install the hook.
+    prelude = f"import sys, site\nsys.path.append({purelib!r})\n"
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "PYTHONPATH")}
+    outcomes = {}
+    for case, extra in (("hook", f"site.addsitedir({str(target)!r})\n"), ("none", f"sys.path.insert(0, {str(target)!r})\n")):
+        result = subprocess.run([sys.executable, "-S", "-c", prelude + extra + KERAS_FIRST], cwd=tmp_path, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-3000:]
+        outcomes[case] = result.stderr.split("<keras imported>\n")[0]
+    assert not any(n in outcomes["hook"] for n in NOISE), outcomes["hook"]
+    assert any(n in outcomes["none"] for n in NOISE), "TensorFlow printed nothing: the test proves nothing"
 
 
 def test_slimkeras_imported_before_keras_prints_nothing():
