@@ -150,6 +150,9 @@ class StaticStep:
             trainer = self.trainer
 
             def apply(labels, total, losses, logits):
+                # On this replica's device: a single-device MirroredStrategy passes plain tensors,
+                # whose function inputs carry no device, and the optimizer's all-reduce needs one.
+                total = [tf.identity(t) for t in total]
                 for i, (loss, width_logits) in enumerate(zip(losses, logits)):
                     trainer.loss_trackers[i].update_state(loss)
                     trainer.acc_trackers[i].update_state(labels, width_logits)
