@@ -47,7 +47,7 @@ def datasets(cfg):
 
     if "images" not in _DATA:
         try:
-            _DATA["images"] = fashion_mnist.load_split("train", cfg["data_dir"])
+            _DATA["images"] = fashion_mnist.load_split("train", cfg.data_dir)
             _DATA["source"] = "Fashion-MNIST (Debian's IDX files)"
         except datasets_lib.DataError:
             rng = np.random.default_rng(0)
@@ -56,7 +56,7 @@ def datasets(cfg):
             _DATA["source"] = "random uint8 images (Fashion-MNIST not installed)"
     images, labels = _DATA["images"]
     # The pipeline of training.build.build_datasets, without re-reading the files per configuration.
-    train = data_lib.in_memory_train(images, labels, cfg["batch_size"], cfg["seed"], fashion_mnist.normalize,
+    train = data_lib.in_memory_train(images, labels, cfg.batch_size, cfg.seed, fashion_mnist.normalize,
                                      build.small_image_augmentation(cfg))
     return train, _DATA["source"]
 
@@ -68,7 +68,7 @@ def make_step(flags, flagfile=FLAGFILE):
     cfg = parse(flags, flagfile)
     train, source = datasets(cfg)
     net = build_net(cfg, (28, 28, 1), 10)
-    trainer = build_trainer(cfg, net, EPOCH_IMAGES // cfg["batch_size"])
+    trainer = build_trainer(cfg, net, EPOCH_IMAGES // cfg.batch_size)
     trainer(np.zeros((1, 28, 28, 1), "float32"), training=True)
     trainer.optimizer.build(trainer.trainable_variables)
     trainer.make_train_function()

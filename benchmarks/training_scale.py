@@ -106,9 +106,9 @@ def default_job(extra=()):
     from training.build import build_datasets, build_net, build_trainer
 
     cfg = parse(list(extra))
-    keras.utils.set_random_seed(cfg["seed"])
+    keras.utils.set_random_seed(cfg.seed)
     datasets = build_datasets(cfg)
-    steps = datasets.train_size // cfg["batch_size"]
+    steps = datasets.train_size // cfg.batch_size
     net = build_net(cfg, datasets.input_shape, datasets.num_classes)
     trainer = build_trainer(cfg, net, steps)
     trainer(np.zeros((1,) + tuple(datasets.input_shape), "float32"), training=True)
@@ -128,7 +128,7 @@ def measure_eval_cost(section, cfg):
     from training.build import float32_twin
 
     job, datasets, net, trainer, iterator = default_job()
-    steps = datasets.train_size // job["batch_size"]
+    steps = datasets.train_size // job.batch_size
     widths = curve_widths(net.width_spec)
     width_curves = WidthEvaluation(datasets.test, widths, datasets.calibration, copy=float32_twin(job, net))
     width_curves.set_model(net)
@@ -140,7 +140,7 @@ def measure_eval_cost(section, cfg):
 
     t = interleaved({"eval": width_curves.evaluate, "train": train_chunk}, repeats=cfg["eval_repeats"], warmup=1)
     section.compared("per-epoch evaluation / one epoch of the default job", f"{len(widths)} widths, 10,000 test "
-                     f"images, calibration on 1,024; epoch {steps} steps of batch {job['batch_size']}", t, "eval",
+                     f"images, calibration on 1,024; epoch {steps} steps of batch {job.batch_size}", t, "eval",
                      "train", EVAL_TARGET, scale_b=steps / chunk, eval_s=round(t["eval"], 2),
                      epoch_s=round(t["train"] * steps / chunk, 1))
 

@@ -1,5 +1,6 @@
 """The distillation budget study: its plan, its comparison rule and its report section (fake results)."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -25,14 +26,14 @@ def test_each_variant_parses_to_its_rule_and_is_recognised_as_the_default():
     for v in VARIANTS:
         cfg = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x", *v.flags(8)])
         assert default_variant(cfg, 8) == v
-        assert cfg["inplace_distill"] == v.distill
+        assert cfg.inplace_distill == v.distill
     warm = variant_named("warmup")
     cfg = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x", *warm.flags(16)])
-    assert (cfg["distill_warmup_epochs"], cfg["distill_ramp_epochs"]) == (4.0, 4.0)  # a quarter of 16 each
+    assert (cfg.distill_warmup_epochs, cfg.distill_ramp_epochs) == (4.0, 4.0)  # a quarter of 16 each
     assert default_variant(cfg, 8) != warm  # the warm-up scales with the budget
     tramp = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x", *variant_named("mix_tramp").flags(16)])
-    assert (tramp["distill_temperature"], tramp["distill_temperature_ramp"]) == (2.0, 1.0)  # over the run
-    assert config.distill_rule(dict(tramp, epochs=16)).temperature_ramp_epochs == 16.0
+    assert (tramp.distill_temperature, tramp.distill_temperature_ramp) == (2.0, 1.0)  # over the run
+    assert config.distill_rule(dataclasses.replace(tramp, epochs=16)).temperature_ramp_epochs == 16.0
     # the shipped default flagfile is one of the study's rules
     assert default_variant(config.parse(["prog", "--flagfile=us_mbv1_fashion"]), 8) is not None
     with pytest.raises(ReproductionError, match="unknown variant 'greedy'"):
@@ -52,13 +53,13 @@ def test_plan_screens_every_rule_once_and_runs_baseline_and_default_everywhere()
     snet = next(j for j in plan[16] if j["name"] == "s4_s0")
     assert snet["flagfile"] == "s_mbv1_fashion" and snet["overrides"] == [] and snet["group"] == "s4"
     cfg = config.parse(["prog", "--flagfile=s_mbv1_fashion", "--model_dir=x", *snet["overrides"]])
-    assert cfg["mode"] == "slimmable" and cfg["width_mult_list"] == [0.25, 0.5, 0.75, 1.0]
+    assert cfg.mode == "slimmable" and cfg.width_mult_list == [0.25, 0.5, 0.75, 1.0]
     naive = next(j for j in plan[8] if j["name"] == "naive_s0")
     assert naive["flagfile"] == "naive_mbv1_fashion" and naive["overrides"] == []
     us = config.parse(["prog", "--flagfile=us_mbv1_fashion", "--model_dir=x"])
     for name in ("s_mbv1_fashion", "naive_mbv1_fashion"):  # the references train with the US-Net's recipe
         ref = config.parse(["prog", f"--flagfile={name}", "--model_dir=x"])
-        assert all(ref[k] == us[k] for k in ("epochs", "batch_size", "lr", "lr_schedule", "warmup_epochs",
+        assert all(getattr(ref, k) == getattr(us, k) for k in ("epochs", "batch_size", "lr", "lr_schedule", "warmup_epochs",
                                               "weight_decay", "arch", "dataset")), name
 
 

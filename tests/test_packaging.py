@@ -101,8 +101,8 @@ def test_nested_unknown_names_and_cycles_are_config_errors(shipped):
 def test_parse_reads_a_shipped_flagfile_by_name_from_any_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     cfg = config.parse(["prog", "--flagfile=s_mbv1_fashion", "--epochs=2"])
-    assert cfg["mode"] == "slimmable" and cfg["width_mult_list"] == [0.25, 0.5, 0.75, 1.0]
-    assert cfg["lr"] == 0.2 and cfg["epochs"] == 2 and cfg["model_dir"] == "runs/s_mbv1_fashion"
+    assert cfg.mode == "slimmable" and cfg.width_mult_list == [0.25, 0.5, 0.75, 1.0]
+    assert cfg.lr == 0.2 and cfg.epochs == 2 and cfg.model_dir == "runs/s_mbv1_fashion"
 
 
 # -- the wheel ------------------------------------------------------------------------------------

@@ -287,7 +287,7 @@ def test_every_flagfile_parses():
             "s_mbv2.flags", "s_shufflenet.flags", "s_resnet50.flags"} <= set(ALL_FLAGFILES)
     for name in ALL_FLAGFILES:
         cfg = config.parse(["prog", f"--flagfile={FLAGS / name}"])
-        assert cfg["model_dir"].startswith("runs/")
+        assert cfg.model_dir.startswith("runs/")
 
 
 def run_main(*args, timeout=600, env=None):
@@ -324,7 +324,7 @@ def test_imagenet_recipes_build_model_and_pipeline_on_fake_data(name, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     cfg = config.parse(["prog", f"--flagfile={FLAGS / name}"])
-    assert results["arch"] == cfg["arch"] and results["mode"] == cfg["mode"]
+    assert results["arch"] == cfg.arch and results["mode"] == cfg.mode
     assert (tmp_path / "final.keras").exists() and (tmp_path / "flops_accuracy.png").exists()
 
 
@@ -341,7 +341,7 @@ def test_fashion_flagfiles_train_and_write_results(name, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = json.loads((tmp_path / "results.json").read_text())
     cfg = config.parse(["prog", f"--flagfile={FLAGS / name}"])
-    assert [r["width"] for r in results["results"]] == cfg["width_mult_list"]
+    assert [r["width"] for r in results["results"]] == cfg.width_mult_list
     assert all(0.0 <= r["top1"] <= 1.0 for r in results["results"])
     assert "loss_w1" in (tmp_path / "training_log.csv").read_text().splitlines()[0]
     loaded = keras.models.load_model(tmp_path / "final.keras")
@@ -391,7 +391,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     # A learning rate no flag allows (--lr stops at 100, a sane bound), set past validation: the run
     # itself must meet the NaN and stop.
     code = ("import sys; from training import config, main; "
-            "cfg = config.parse(sys.argv); cfg['lr'] = 1e30; sys.exit(main.run(cfg))")
+            "import dataclasses; cfg = dataclasses.replace(config.parse(sys.argv), lr=1e30); sys.exit(main.run(cfg))")
     result = subprocess.run([sys.executable, "-c", code, *base, "--epochs=2", "--lr_schedule=constant",
                              "--warmup_epochs=0"], cwd=ROOT, capture_output=True, text=True, timeout=600,
                             env={**os.environ, "PYTHONPATH": str(ROOT)})

@@ -110,9 +110,9 @@ def test_new_flags_are_validated():
             parse("--mode=universal", "--width_mult_range=0.25,1", *argv)
     for name in ("us_mbv1", "us_mbv2", "s_mbv1", "s_mbv2", "s_shufflenet", "s_resnet50"):
         cfg = config.parse(["prog", f"--flagfile={FLAGS / (name + '.flags')}"])
-        assert cfg["mixed_precision"] == "mixed_float16" and cfg["checkpoint_every_steps"] > 0
+        assert cfg.mixed_precision == "mixed_float16" and cfg.checkpoint_every_steps > 0
     cfg = config.parse(["prog", US_FASHION])
-    assert cfg["mixed_precision"] == "float32" and not cfg["jit_compile"] and cfg["eval_every_epochs"] == 1
+    assert cfg.mixed_precision == "float32" and not cfg.jit_compile and cfg.eval_every_epochs == 1
 
 
 # -- data position ------------------------------------------------------------------------

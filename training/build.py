@@ -29,19 +29,19 @@ class Datasets:
 
 def small_image_augmentation(cfg):
     """The seeded `(image, seed) -> image` augmentation of the 28 px training stream, or None."""
-    return (lambda x, s: datasets.augment_small(x, seed=s)) if cfg["augment"] else None
+    return (lambda x, s: datasets.augment_small(x, seed=s)) if cfg.augment else None
 
 
 def build_datasets(cfg):
-    name, batch, seed = cfg["dataset"], cfg["batch_size"], cfg["seed"]
+    name, batch, seed = cfg.dataset, cfg.batch_size, cfg.seed
     if name == "fashion_mnist":
-        images, labels = fashion_mnist.load_split("train", cfg["data_dir"], cfg["download"])
-        if cfg["train_limit"]:
-            images, labels = images[:cfg["train_limit"]], labels[:cfg["train_limit"]]
-        test_images, test_labels = fashion_mnist.load_split("test", cfg["data_dir"], cfg["download"])
-        if cfg["eval_limit"]:
-            test_images, test_labels = test_images[:cfg["eval_limit"]], test_labels[:cfg["eval_limit"]]
-        order = datasets.sample_indices(len(images), cfg["calibration_images"], seed)
+        images, labels = fashion_mnist.load_split("train", cfg.data_dir, cfg.download)
+        if cfg.train_limit:
+            images, labels = images[:cfg.train_limit], labels[:cfg.train_limit]
+        test_images, test_labels = fashion_mnist.load_split("test", cfg.data_dir, cfg.download)
+        if cfg.eval_limit:
+            test_images, test_labels = test_images[:cfg.eval_limit], test_labels[:cfg.eval_limit]
+        order = datasets.sample_indices(len(images), cfg.calibration_images, seed)
         calibration = tf.data.Dataset.from_tensor_slices((images[order], labels[order]))
         normalize = fashion_mnist.normalize
         augment = small_image_augmentation(cfg)
@@ -63,20 +63,20 @@ def _tfds_datasets(cfg):
 
     tfds = import_tfds()
 
-    name, size = cfg["dataset"], cfg["image_size"]
-    kwargs = dict(data_dir=cfg["data_dir"], download=cfg["download"], seed=cfg["seed"], image_size=size)
-    datasets.tfds_pipeline(name, "train", cfg["batch_size"], True, **kwargs)  # fails fast on missing data
-    info = tfds.builder(name, data_dir=cfg["data_dir"]).info
+    name, size = cfg.dataset, cfg.image_size
+    kwargs = dict(data_dir=cfg.data_dir, download=cfg.download, seed=cfg.seed, image_size=size)
+    datasets.tfds_pipeline(name, "train", cfg.batch_size, True, **kwargs)  # fails fast on missing data
+    info = tfds.builder(name, data_dir=cfg.data_dir).info
     # ImageNet's labelled held-out split is "validation"; elsewhere "test" where there is one.
     test_split = "test" if "test" in info.splits and not name.startswith("imagenet") else "validation"
     test = datasets.tfds_pipeline(name, test_split, 256, False, **kwargs)
     calibration = datasets.tfds_pipeline(name, "train", 256, False, **kwargs).unbatch().take(
-        cfg["calibration_images"]).batch(256)
+        cfg.calibration_images).batch(256)
     shape = info.features["image"].shape
     input_shape = (size, size, 3) if shape[0] is None or shape[0] >= 64 else tuple(shape)
     labels = info.features["label"].names
     return Datasets(
-        train_from=lambda start: datasets.tfds_pipeline(name, "train", cfg["batch_size"], True,
+        train_from=lambda start: datasets.tfds_pipeline(name, "train", cfg.batch_size, True,
                                                         start_batch=start, **kwargs),
         calibration=calibration, test=test, input_shape=input_shape,
         num_classes=len(labels), train_size=info.splits["train"].num_examples, labels=labels,
@@ -86,18 +86,18 @@ def _tfds_datasets(cfg):
 
 def _fake_datasets(cfg, num_classes=10, count=64):
     """Random variable-size uint8 images through the ImageNet pipeline (smoke tests of recipes)."""
-    rng = np.random.default_rng(cfg["seed"])
-    size = cfg["image_size"]
+    rng = np.random.default_rng(cfg.seed)
+    size = cfg.image_size
     images = rng.integers(0, 255, (count, size + 16, size + 32, 3), dtype=np.uint8)
     labels = rng.integers(0, num_classes, count).astype(np.int32)
     raw = tf.data.Dataset.from_tensor_slices((images, labels))
     shape = (None, None, 3)
 
     def pipe(batch, training):
-        return datasets.preprocess_dataset(raw, batch, training, cfg["seed"], count, shape, size)
+        return datasets.preprocess_dataset(raw, batch, training, cfg.seed, count, shape, size)
 
     return Datasets(
-        train_from=lambda start: pipe(cfg["batch_size"], True).skip(start),
+        train_from=lambda start: pipe(cfg.batch_size, True).skip(start),
         calibration=pipe(32, False), test=pipe(32, False),
         input_shape=(size, size, 3), num_classes=num_classes, train_size=count,
         labels=[f"class_{i}" for i in range(num_classes)],
@@ -111,22 +111,22 @@ def build_net(cfg, input_shape, num_classes, policy=None):
     Under a mixed policy the layers compute in float16/bfloat16 with float32
     variables; the trainer keeps the BN layers in float32.
     """
-    policy = policy or cfg["mixed_precision"]
+    policy = policy or cfg.mixed_precision
     mixed = policy.startswith("mixed_")
-    kwargs = dict(bn=cfg["bn"], input_shape=input_shape, num_classes=num_classes,
-                  output_averaging=cfg["output_averaging"], num_bn_slots=cfg["num_bn_slots"])
-    if cfg["mode"] == "universal":
-        kwargs["width_mult_range"] = tuple(cfg["width_mult_range"])
+    kwargs = dict(bn=cfg.bn, input_shape=input_shape, num_classes=num_classes,
+                  output_averaging=cfg.output_averaging, num_bn_slots=cfg.num_bn_slots)
+    if cfg.mode == "universal":
+        kwargs["width_mult_range"] = tuple(cfg.width_mult_range)
     else:
-        kwargs["width_mult_list"] = cfg["width_mult_list"]
+        kwargs["width_mult_list"] = cfg.width_mult_list
     previous = keras.config.dtype_policy()
     if mixed:
         keras.config.set_dtype_policy(policy)
     try:
-        net = slimkeras.models.build(cfg["arch"], **kwargs)
+        net = slimkeras.models.build(cfg.arch, **kwargs)
     finally:
         keras.config.set_dtype_policy(previous)
-    if cfg["sync_bn"]:
+    if cfg.sync_bn:
         for layer in net.bn_layers:
             layer.synchronized = True
     return net
@@ -155,18 +155,18 @@ def float32_twin(cfg, net):
 
 def build_trainer(cfg, net, steps_per_epoch):
     schedule = SlimSchedule(
-        cfg["lr"], cfg["lr_schedule"], total_steps=cfg["epochs"] * steps_per_epoch,
-        steps_per_epoch=steps_per_epoch, warmup_steps=int(cfg["warmup_epochs"] * steps_per_epoch),
-        gamma=cfg["lr_gamma"], milestones=cfg["lr_milestones"],
+        cfg.lr, cfg.lr_schedule, total_steps=cfg.epochs * steps_per_epoch,
+        steps_per_epoch=steps_per_epoch, warmup_steps=int(cfg.warmup_epochs * steps_per_epoch),
+        gamma=cfg.lr_gamma, milestones=cfg.lr_milestones,
     )
     trainer = SlimmableTrainer(
-        net, cfg["mode"], num_sample=cfg["num_sample_training"], inplace_distill=cfg["inplace_distill"],
-        label_smoothing=cfg["label_smoothing"], weight_decay=cfg["weight_decay"], seed=cfg["seed"],
-        distill_rule=distill_rule(cfg), steps_per_epoch=steps_per_epoch, static_widths=cfg["static_widths"],
+        net, cfg.mode, num_sample=cfg.num_sample_training, inplace_distill=cfg.inplace_distill,
+        label_smoothing=cfg.label_smoothing, weight_decay=cfg.weight_decay, seed=cfg.seed,
+        distill_rule=distill_rule(cfg), steps_per_epoch=steps_per_epoch, static_widths=cfg.static_widths,
     )
-    optimizer = keras.optimizers.SGD(schedule, momentum=cfg["momentum"], nesterov=cfg["nesterov"])
-    if cfg["mixed_precision"] == "mixed_float16":
+    optimizer = keras.optimizers.SGD(schedule, momentum=cfg.momentum, nesterov=cfg.nesterov)
+    if cfg.mixed_precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     # jit_compile explicit: Keras' "auto" turns XLA on wherever a GPU is visible.
-    trainer.compile(optimizer=optimizer, jit_compile=cfg["jit_compile"])
+    trainer.compile(optimizer=optimizer, jit_compile=cfg.jit_compile)
     return trainer

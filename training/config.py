@@ -1,5 +1,6 @@
 """Flags of `python -m training.main` and their validation (before any work starts)."""
 
+import dataclasses
 import os
 import re
 
@@ -125,11 +126,11 @@ def define_distill_flags(fv):
 
 
 def distill_rule(c):
-    """The `rules.DistillRule` of the --distill_* flags of the settings `c`."""
-    return rules.DistillRule(weight=c["distill_weight"], warmup_epochs=c["distill_warmup_epochs"],
-                             ramp_epochs=c["distill_ramp_epochs"], temperature=c["distill_temperature"],
-                             temperature_ramp_epochs=c["distill_temperature_ramp"] * c["epochs"],
-                             gate=c["distill_gate"])
+    """The `rules.DistillRule` of the --distill_* flags of the `RunConfig` `c`."""
+    return rules.DistillRule(weight=c.distill_weight, warmup_epochs=c.distill_warmup_epochs,
+                             ramp_epochs=c.distill_ramp_epochs, temperature=c.distill_temperature,
+                             temperature_ramp_epochs=c.distill_temperature_ramp * c.epochs,
+                             gate=c.distill_gate)
 
 
 def define_scale_flags(fv):
@@ -152,8 +153,22 @@ def define_scale_flags(fv):
                      flag_values=fv)
 
 
+def _run_config_type():
+    """`RunConfig`: a frozen dataclass with one typed field per flag of `define_flags` (and `bn`,
+    the BN of the mode), so a flag added there is a field here, written once."""
+    fv = flags.FlagValues()
+    define_flags(fv)
+    kinds = {flags.IntegerParser: int, flags.FloatParser: float, flags.BooleanParser: bool,
+             flags.ListParser: list, flags.EnumParser: str, flags.ArgumentParser: str}
+    fields = [(name, kinds.get(type(fv[name].parser), object) | None) for name in fv]
+    return dataclasses.make_dataclass(
+        "RunConfig", fields + [("bn", str)], frozen=True,
+        namespace={"__doc__": "The validated settings of one `python -m training.main` run, one field per flag.",
+                   "__module__": __name__})
+
+
 def parse(argv):
-    """Parses `argv` (argv[0] is the program) into a validated dict of settings."""
+    """Parses `argv` (argv[0] is the program) into a validated `RunConfig`."""
     fv = flags.FlagValues()
     define_flags(fv)
     if any(a in ("-h", "--help", "--helpfull") for a in argv[1:]):
@@ -256,7 +271,7 @@ def _flagfile_lines(path):
 
 
 def validate(c):
-    """Checks the settings `c` (flag name -> value), as parsed; returns them completed.
+    """Checks the settings `c` (flag name -> value), as parsed; returns them as a `RunConfig`.
 
     Every number is checked against `BOUNDS`, width lists by the library's `WidthSpec`
     (its ValueError becomes a ConfigError), then the flags' relations. Nothing is
@@ -272,7 +287,12 @@ def validate(c):
         raise
     except ValueError as e:
         raise ConfigError(str(e)) from None
-    return c
+    config = RunConfig(**c)
+    try:
+        distill_rule(config)
+    except ValueError as e:
+        raise ConfigError(f"--distill_{e}") from None
+    return config
 
 
 def _width_spec(c):
@@ -321,7 +341,6 @@ def _validate(c):
                 spec.validate(w, allow_untrained=c["bn"] != "switchable")
         except ValueError as e:
             raise ConfigError(f"--eval_widths: {e}") from None
-    try:
-        distill_rule(c)
-    except ValueError as e:
-        raise ConfigError(f"--distill_{e}") from None
+
+
+RunConfig = _run_config_type()

@@ -10,6 +10,7 @@ then calibrates BN, evaluates every width, and writes results.json, a
 FLOPs-accuracy plot and final.keras into model_dir.
 """
 
+import dataclasses
 import os
 import sys
 import tempfile
@@ -43,21 +44,21 @@ def make_strategy(cfg):
 
     from training.config import ConfigError
 
-    if cfg["cpu_replicas"] > 1:
+    if cfg.cpu_replicas > 1:
         cpus = tf.config.list_physical_devices("CPU")
         try:
             tf.config.set_logical_device_configuration(
-                cpus[0], [tf.config.LogicalDeviceConfiguration()] * cfg["cpu_replicas"]
+                cpus[0], [tf.config.LogicalDeviceConfiguration()] * cfg.cpu_replicas
             )
         except RuntimeError:  # TF already initialized (e.g. in a test process): use what exists
             pass
-        if len(tf.config.list_logical_devices("CPU")) < cfg["cpu_replicas"]:
-            raise ConfigError(f"--cpu_replicas={cfg['cpu_replicas']}: TF was initialized with fewer CPU devices.")
-    if cfg["strategy"] == "mirrored":
-        if cfg["cpu_replicas"] > 1:
-            return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cfg["cpu_replicas"])])
+        if len(tf.config.list_logical_devices("CPU")) < cfg.cpu_replicas:
+            raise ConfigError(f"--cpu_replicas={cfg.cpu_replicas}: TF was initialized with fewer CPU devices.")
+    if cfg.strategy == "mirrored":
+        if cfg.cpu_replicas > 1:
+            return tf.distribute.MirroredStrategy([f"/cpu:{i}" for i in range(cfg.cpu_replicas)])
         return tf.distribute.MirroredStrategy()
-    if cfg["strategy"] == "multi_worker":
+    if cfg.strategy == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
@@ -70,13 +71,13 @@ def run(cfg):
     datasets, steps, net, trainer = _build(cfg, strategy)
     is_chief = _is_chief(strategy)
     if is_chief:
-        os.makedirs(cfg["model_dir"], exist_ok=True)
+        os.makedirs(cfg.model_dir, exist_ok=True)
     nan_guard = NanGuard()
-    checkpoint = AtomicCheckpoint(os.path.join(cfg["model_dir"], "checkpoint"), nan_guard, is_chief,
-                                  cfg["checkpoint_every_steps"], steps)
+    checkpoint = AtomicCheckpoint(os.path.join(cfg.model_dir, "checkpoint"), nan_guard, is_chief,
+                                  cfg.checkpoint_every_steps, steps)
     initial_epoch, initial_step = _restore(cfg, checkpoint, trainer)
-    mixed = cfg["mixed_precision"] != "float32"
-    twin = float32_twin(cfg, net) if mixed or (is_chief and cfg["eval_every_epochs"]) else None
+    mixed = cfg.mixed_precision != "float32"
+    twin = float32_twin(cfg, net) if mixed or (is_chief and cfg.eval_every_epochs) else None
     # The checkpoint last: the epoch's log row and curve point exist before it declares the epoch done.
     callbacks = [nan_guard] + ([LossScaleReport()] if trainer.loss_scaled else [])
     if is_chief:
@@ -91,7 +92,7 @@ def run(cfg):
     if mixed:  # calibration, evaluation and export in float32 whatever the training policy
         twin.set_weights(net.get_weights())
     _finish(cfg, twin if mixed else net, datasets, train_time, is_chief)
-    if cfg["strategy"] == "multi_worker":
+    if cfg.strategy == "multi_worker":
         _barrier(strategy)
     return 0
 
@@ -104,14 +105,14 @@ def _build(cfg, strategy):
     from training.build import build_datasets, build_net, build_trainer
     from training.config import ConfigError
 
-    keras.utils.set_random_seed(cfg["seed"])
+    keras.utils.set_random_seed(cfg.seed)
     replicas = strategy.num_replicas_in_sync
-    if cfg["batch_size"] % replicas:
-        raise ConfigError(f"--batch_size={cfg['batch_size']} is not divisible by the {replicas} replicas.")
+    if cfg.batch_size % replicas:
+        raise ConfigError(f"--batch_size={cfg.batch_size} is not divisible by the {replicas} replicas.")
     datasets = build_datasets(cfg)  # fails fast on missing data
-    steps = cfg["steps_per_epoch"] or datasets.train_size // cfg["batch_size"]
+    steps = cfg.steps_per_epoch or datasets.train_size // cfg.batch_size
     if steps < 1:
-        raise ConfigError(f"--batch_size={cfg['batch_size']} exceeds the {datasets.train_size} training images.")
+        raise ConfigError(f"--batch_size={cfg.batch_size} exceeds the {datasets.train_size} training images.")
     with strategy.scope():
         net = build_net(cfg, datasets.input_shape, datasets.num_classes)
         trainer = build_trainer(cfg, net, steps)
@@ -126,9 +127,9 @@ def _restore(cfg, checkpoint, trainer):
     initial_epoch, initial_step = checkpoint.restore(trainer)
     if initial_step:
         print(f"Resuming from the checkpoint at step {initial_step} of epoch {initial_epoch + 1} "
-              f"in {cfg['model_dir']}.")
+              f"in {cfg.model_dir}.")
     elif initial_epoch:
-        print(f"Resuming from the checkpoint of epoch {initial_epoch} in {cfg['model_dir']}.")
+        print(f"Resuming from the checkpoint of epoch {initial_epoch} in {cfg.model_dir}.")
     return initial_epoch, initial_step
 
 
@@ -148,11 +149,11 @@ def _finish(cfg, final_net, datasets, train_time, is_chief):
 
     if not is_chief:
         with tempfile.TemporaryDirectory() as scratch:
-            finish_run({**cfg, "model_dir": scratch}, final_net, datasets, train_time)
+            finish_run(dataclasses.replace(cfg, model_dir=scratch), final_net, datasets, train_time)
         return
     rows = finish_run(cfg, final_net, datasets, train_time)
-    write_spectrum(os.path.join(cfg["model_dir"], "tensorboard", "validation"), rows,
-                   os.path.join(cfg["model_dir"], "flops_accuracy.png"), cfg["epochs"])
+    write_spectrum(os.path.join(cfg.model_dir, "tensorboard", "validation"), rows,
+                   os.path.join(cfg.model_dir, "flops_accuracy.png"), cfg.epochs)
 
 
 def _logging_callbacks(cfg, net, twin, datasets):
@@ -162,17 +163,17 @@ def _logging_callbacks(cfg, net, twin, datasets):
     from training import curves
     from training.callbacks import FlushingTensorBoard, TrainingLog
 
-    log_dir = os.path.join(cfg["model_dir"], "tensorboard")
+    log_dir = os.path.join(cfg.model_dir, "tensorboard")
     width_curves = None
-    if cfg["eval_every_epochs"]:
-        calibration = None if cfg["bn"] == "switchable" else datasets.calibration
+    if cfg.eval_every_epochs:
+        calibration = None if cfg.bn == "switchable" else datasets.calibration
         width_curves = WidthEvaluation(
-            curves.limit_batches(datasets.test, cfg["curve_images"]), None, calibration,
-            cfg["eval_every_epochs"], min(cfg["calibration_images"], curves.CALIBRATION_IMAGES),
+            curves.limit_batches(datasets.test, cfg.curve_images), None, calibration,
+            cfg.eval_every_epochs, min(cfg.calibration_images, curves.CALIBRATION_IMAGES),
             log_dir=os.path.join(log_dir, "validation"), copy=twin, verbose=1)
     return [FlushingTensorBoard(log_dir, update_freq="epoch")] + (
         [width_curves] if width_curves else []) + [
-        TrainingLog(os.path.join(cfg["model_dir"], "training_log.csv"), width_curves and width_curves.columns),
+        TrainingLog(os.path.join(cfg.model_dir, "training_log.csv"), width_curves and width_curves.columns),
     ]
 
 
@@ -186,16 +187,16 @@ def _fit_rest(trainer, cfg, strategy, datasets, steps, epoch, step, callbacks, c
         if strategy.num_replicas_in_sync == 1:
             return datasets.train_from(start_batch)
         return strategy.distribute_datasets_from_function(
-            lambda ctx: data_lib.per_replica(datasets.train_from(start_batch), ctx, cfg["batch_size"]))
+            lambda ctx: data_lib.per_replica(datasets.train_from(start_batch), ctx, cfg.batch_size))
 
-    fit = dict(callbacks=callbacks, verbose=cfg["verbose"])
-    if step and epoch < cfg["epochs"]:
+    fit = dict(callbacks=callbacks, verbose=cfg.verbose)
+    if step and epoch < cfg.epochs:
         checkpoint.step_offset = step
         trainer.fit(train_from(epoch * steps + step), epochs=epoch + 1, steps_per_epoch=steps - step,
                     initial_epoch=epoch, **fit)
         epoch += 1
-    if epoch < cfg["epochs"] and not trainer.stop_training:
-        trainer.fit(train_from(epoch * steps), epochs=cfg["epochs"], steps_per_epoch=steps,
+    if epoch < cfg.epochs and not trainer.stop_training:
+        trainer.fit(train_from(epoch * steps), epochs=cfg.epochs, steps_per_epoch=steps,
                     initial_epoch=epoch, **fit)
 
 

@@ -61,7 +61,7 @@ def main(argv=None):
 def default_rule_variant():
     """The study's `Variant` of the default flagfile's distillation settings."""
     cfg = training_config.parse(["prog", f"--flagfile={FLAGFILE}"])
-    variant = default_variant(cfg, cfg["epochs"])
+    variant = default_variant(cfg, cfg.epochs)
     if variant is None:
         raise ReproductionError(f"the distillation settings of training/flags/{FLAGFILE}.flags are none of the "
                                 "study's rules (studies/budget/plan.py VARIANTS): add them there")

@@ -97,11 +97,11 @@ def variant_named(name):
 
 def default_variant(config, epochs):
     """The rule of `VARIANTS` whose flags give the default flagfile's settings `config` (a parsed
-    `training.config` dict) at `epochs`; None if none does."""
+    `training.config.RunConfig`) at `epochs`; None if none does."""
     for v in VARIANTS:
-        if config["inplace_distill"] != v.distill:
+        if config.inplace_distill != v.distill:
             continue
-        if not v.distill or all(abs(config[k] - x) < 1e-9 for k, x in v.settings(epochs).items()):
+        if not v.distill or all(abs(getattr(config, k) - x) < 1e-9 for k, x in v.settings(epochs).items()):
             return v
     return None
 
