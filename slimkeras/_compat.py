@@ -39,6 +39,14 @@ def in_multi_worker_mode(strategy):
     return strategy.extended._in_multi_worker_mode()
 
 
+def reduce_per_replica(outputs, strategy):
+    """The per-replica `outputs` of `strategy.run` reduced as Keras' train functions reduce their
+    logs (Keras' private `reduce_per_replica`, reduction "auto")."""
+    from keras.src.backend.tensorflow.trainer import reduce_per_replica as keras_reduce
+
+    return keras_reduce(outputs, strategy, reduction="auto")
+
+
 def litert_op_names(interpreter):
     """The op names of a LiteRT `Interpreter`'s graph, in order (its private `_get_ops_details`)."""
     return [op["op_name"] for op in interpreter._get_ops_details()]

@@ -53,6 +53,12 @@ def test_litert_op_names_lists_the_graph(tmp_path):
     assert "FULLY_CONNECTED" in names
 
 
+def test_reduce_per_replica_sums_what_replicas_return():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    outputs = strategy.run(lambda: {"loss": tf.constant(2.0)})
+    assert float(_compat.reduce_per_replica(outputs, strategy)["loss"]) == 2.0
+
+
 def test_the_overrides_still_override_something():
     from slimkeras.cli import ArgumentParser
     from slimkeras.training.trainer import SlimmableTrainer

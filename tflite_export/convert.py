@@ -106,11 +106,13 @@ def op_names(content):
     """Builtin op names of a .tflite model, in graph order (no delegate applied)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+    from slimkeras._compat import litert_op_names
+
     interpreter = Interpreter(
         model_content=content,
         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
     )
-    return [op["op_name"] for op in interpreter._get_ops_details()]
+    return litert_op_names(interpreter)
 
 
 def check_bn_folded(content, model):

@@ -125,7 +125,7 @@ class SlimmableKernelLayer(SlimmableLayer):
         return config
 
 
-class _SlicedOutputLayer(SlimmableKernelLayer):
+class SlicedOutputLayer(SlimmableKernelLayer):
     """A kernel layer whose output channels follow the width: SlimmableConv2D, SlimmableDense.
 
     Args:
@@ -190,7 +190,7 @@ class _SlicedOutputLayer(SlimmableKernelLayer):
 
 
 @keras.saving.register_keras_serializable(package="slimkeras")
-class SlimmableConv2D(_SlicedOutputLayer):
+class SlimmableConv2D(SlicedOutputLayer):
     """2D convolution whose input and output channels follow the model's width.
 
     The kernel is allocated at the largest width; `call` uses

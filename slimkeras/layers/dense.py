@@ -3,12 +3,12 @@
 import keras
 import tensorflow as tf
 
-from slimkeras.layers.conv import _SlicedOutputLayer
+from slimkeras.layers.conv import SlicedOutputLayer
 from slimkeras.layers.costs import dense_cost
 
 
 @keras.saving.register_keras_serializable(package="slimkeras")
-class SlimmableDense(_SlicedOutputLayer):
+class SlimmableDense(SlicedOutputLayer):
     """Dense layer that reads however many features its input has.
 
     By default only the input is sliced (the classifier of a slimmable

@@ -163,11 +163,12 @@ def width_loss(index, logits, labels, teacher_logits=None, label_smoothing=0.0, 
 
 def decayed_variables(model):
     """Weight decay applies to conv (not depthwise) and dense kernels only (official recipe)."""
+    from slimkeras import _compat
     from slimkeras.layers import SlimmableConv2D, SlimmableDense
 
     kinds = (SlimmableConv2D, SlimmableDense, keras.layers.Conv2D, keras.layers.Dense)
     return [
-        layer.kernel for layer in model._flatten_layers(include_self=False)
+        layer.kernel for layer in _compat.flatten_layers(model)
         if isinstance(layer, kinds)
     ]
 

@@ -16,10 +16,9 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from keras.src.backend.tensorflow.trainer import reduce_per_replica
 
 from slimkeras import _compat
-from slimkeras.layers.conv import _SlicedOutputLayer
+from slimkeras.layers.conv import SlicedOutputLayer
 from slimkeras.training import rules
 
 # Role of a width in the step: the first (widest) starts the gradient sum and gives the
@@ -36,7 +35,7 @@ def host_widths(mode, width_spec, num_sample, step, seed):
 
 def sliced_layers(net):
     """The layers whose output channels follow the width (every other layer's follow its input)."""
-    return [layer for layer in _compat.flatten_layers(net) if isinstance(layer, _SlicedOutputLayer)]
+    return [layer for layer in _compat.flatten_layers(net) if isinstance(layer, SlicedOutputLayer)]
 
 
 def channel_key(net, config, layers=None):
@@ -168,7 +167,7 @@ class StaticStep:
 
         def run(*args):
             outputs = trainer.distribute_strategy.run(step, args=args)
-            return reduce_per_replica(outputs, trainer.distribute_strategy, reduction="auto") if reduce else outputs
+            return _compat.reduce_per_replica(outputs, trainer.distribute_strategy) if reduce else outputs
 
         return tf.function(run, jit_compile=bool(trainer.jit_compile))
 

@@ -6,6 +6,7 @@ import inspect
 import keras
 import tensorflow as tf
 
+from slimkeras import _compat
 from slimkeras.training import rules, static
 
 
@@ -193,7 +194,7 @@ class SlimmableTrainer(keras.Model):
                              "dynamic: pass static_widths=True to the SlimmableTrainer.")
         if not self.static_widths:
             super().make_train_function(force)
-            return _quiet_retracing(self.train_function)
+            return _compat.quiet_retracing(self.train_function)
         if self.train_function is None or force:
             self.static_step = static.StaticStep(self, self.max_traced_widths)
             self.train_function = self._host_loop(self.static_step)
@@ -218,11 +219,11 @@ class SlimmableTrainer(keras.Model):
 
     def make_test_function(self, force=False):
         super().make_test_function(force)
-        return _quiet_retracing(self.test_function)
+        return _compat.quiet_retracing(self.test_function)
 
     def make_predict_function(self, force=False):
         super().make_predict_function(force)
-        return _quiet_retracing(self.predict_function)
+        return _compat.quiet_retracing(self.predict_function)
 
     def set_epoch_steps(self, steps):
         """The steps of an epoch the distillation schedule counts (from `fit`, see `_EpochLength`)."""
@@ -306,7 +307,7 @@ class SlimmableTrainer(keras.Model):
         scalar gets that axis."""
         strategy = tf.distribute.get_strategy()
         across_workers = (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-                          and strategy.extended._in_multi_worker_mode())
+                          and _compat.in_multi_worker_mode(strategy))
         return {m.name: tf.reshape(m.result(), [1]) if across_workers else m.result() for m in metrics}
 
 
@@ -340,11 +341,3 @@ def _bn_in_float32(net):
     if any(layer.dtype_policy.name.startswith("mixed_") for layer in net.layers):
         for layer in net.bn_layers:
             layer.dtype_policy = "float32"
-
-
-def _quiet_retracing(function):
-    """Keras' step functions share code objects, by which TF counts traces; a trace per
-    evaluation width or epoch length is by design, not the retracing TF warns about."""
-    if hasattr(function, "_omit_frequent_tracing_warning"):
-        function._omit_frequent_tracing_warning = True
-    return function
