@@ -25,9 +25,14 @@ NOISE = (
 )
 
 
+def is_noise(line):
+    """Whether `line` is one of TensorFlow's known start-up lines."""
+    return any(n in line for n in NOISE)
+
+
 @contextlib.contextmanager
-def noise_filtered():
-    """Runs the block with descriptor 2 captured; writes back the lines that are not NOISE."""
+def filtered_fd2(drop):
+    """Runs the block with descriptor 2 captured; writes back the lines for which `drop` is false."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -47,10 +52,15 @@ def noise_filtered():
             os.close(saved)
             capture.seek(0)
             kept = [line for line in capture.read().decode(errors="replace").splitlines(keepends=True)
-                    if not any(n in line for n in NOISE)]
+                    if not drop(line)]
             if kept:
                 sys.stderr.write("".join(kept))
                 sys.stderr.flush()
+
+
+def noise_filtered():
+    """`filtered_fd2` dropping TensorFlow's known start-up lines."""
+    return filtered_fd2(is_noise)
 
 
 class _QuietLoader:

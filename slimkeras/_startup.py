@@ -14,7 +14,7 @@ installed with the package (`_slimkeras_startup`, run by `slimkeras_startup.pth`
 still probe the devices quietly, so the later cuInit line does not appear either.
 """
 
-from _slimkeras_startup import NOISE, noise_filtered
+from _slimkeras_startup import noise_filtered
 
 _done = False
 

@@ -375,7 +375,7 @@ USE_A_DEVICE = "import tensorflow as tf\ntf.constant(1.0)\nprint(len(tf.config.l
 
 
 def _assert_quiet(stderr, gpus):
-    from slimkeras._startup import NOISE
+    from _slimkeras_startup import NOISE
 
     if gpus:  # a GPU's own lines ("Created device ...") may follow; the CPU-only ones may not
         assert not [line for line in stderr.splitlines() if any(n in line for n in NOISE)], stderr
@@ -407,7 +407,7 @@ def test_the_wheels_start_up_hook_is_what_makes_keras_first_quiet(wheel, tmp_pat
     it (or with SLIMKERAS_QUIET_STARTUP=0) TensorFlow's lines are there."""
     import sysconfig
 
-    from slimkeras._startup import NOISE
+    from _slimkeras_startup import NOISE
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
