@@ -109,6 +109,9 @@ class Number:
             raise argparse.ArgumentTypeError(str(e)) from None
 
 
+WIDTH = Number(0, 4, lo_open=True)  # a width multiplier; the library checks it against the model
+
+
 def optional(number):
     """An argparse `type=` like `number` that also takes `none` or an empty text (None)."""
 

@@ -281,12 +281,12 @@ def _calibrate(model, missing, representative, calibrate_images, dataset, verbos
 
 def parse_widths(text):
     """`"0.25,0.5"` -> [0.25, 0.5]; "" -> None (the default widths)."""
-    from slimkeras.cli import Number, number_list
+    from slimkeras.cli import WIDTH, number_list
 
     if not text:
         return None
     try:
-        return number_list("widths", text.split(","), Number(0, 4, lo_open=True))
+        return number_list("widths", text.split(","), WIDTH)
     except ValueError as e:
         raise ExportError(f"{e} Give e.g. --widths=0.25,0.5,1.0.") from None
 

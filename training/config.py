@@ -8,7 +8,7 @@ from absl import flags
 
 from slimkeras import WidthSpec
 from slimkeras.models import BUILDERS
-from slimkeras.cli import COUNT_MAX, Number, check_numbers, number_list
+from slimkeras.cli import COUNT_MAX, WIDTH, Number, check_numbers, number_list
 from slimkeras.training import rules, schedules
 
 STRATEGIES = ("default", "mirrored", "multi_worker")
@@ -20,7 +20,6 @@ FLAGFILE_DIRECTIVES = ("--flagfile", "-flagfile")
 
 
 EPOCHS_MAX = 10_000
-WIDTH = Number(0, 4, lo_open=True)  # a width multiplier; the library checks it against the model
 COUNT = Number(1, COUNT_MAX, integer=True)
 EPOCHS = Number(0, EPOCHS_MAX)
 # Every numeric flag's allowed values (finite, in range, below a sane upper bound); checked

@@ -13,7 +13,7 @@ import argparse
 import os
 import sys
 
-from slimkeras.cli import ArgumentParser, Number, number_list
+from slimkeras.cli import WIDTH, ArgumentParser, number_list
 from slimkeras.io import atomic_path
 
 
@@ -36,7 +36,7 @@ def width_list(text):
     """argparse's `type=` of --width_mult_list: distinct widths in (0, 4], comma-separated."""
     try:
         widths = number_list("width_mult_list", [w for w in text.split(",") if w.strip()],
-                             Number(0, 4, lo_open=True))
+                             WIDTH)
     except ValueError as e:
         raise argparse.ArgumentTypeError(str(e).removeprefix("--width_mult_list: ")) from None
     if not widths:
