@@ -125,12 +125,12 @@ def _step(trainer, iterator):
 
 def measure_eval_cost(section, cfg):
     from slimkeras.callbacks import WidthEvaluation, curve_widths
-    from training.build import float32_twin
+    from slimkeras.callbacks import float32_copy
 
     job, datasets, net, trainer, iterator = default_job()
     steps = datasets.train_size // job.batch_size
     widths = curve_widths(net.width_spec)
-    width_curves = WidthEvaluation(datasets.test, widths, datasets.calibration, copy=float32_twin(job, net))
+    width_curves = WidthEvaluation(datasets.test, widths, datasets.calibration, copy=float32_copy(net))
     width_curves.set_model(net)
     chunk = 10
 

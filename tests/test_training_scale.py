@@ -47,7 +47,7 @@ def test_mixed_policy_keeps_variables_bn_and_logits_for_the_loss_in_float32():
     assert all(layer.compute_dtype == "float32" for layer in net.bn_layers)  # the trainer's doing
     assert isinstance(trainer.optimizer, keras.optimizers.LossScaleOptimizer)
     assert "skipped_steps" in [m.name for m in trainer.metrics]
-    twin = build.float32_twin(cfg, net)
+    twin = slimkeras.callbacks.float32_copy(net)
     assert all(layer.compute_dtype == "float32" for layer in twin.layers)
     for a, b in zip(net.get_weights(), twin.get_weights()):
         np.testing.assert_array_equal(a, b)

@@ -105,13 +105,14 @@ def _fake_datasets(cfg, num_classes=10, count=64):
     )
 
 
-def build_net(cfg, input_shape, num_classes, policy=None):
-    """The run's SlimmableModel under `policy` (default: --mixed_precision).
+def build_net(cfg, input_shape, num_classes):
+    """The run's SlimmableModel under its --mixed_precision policy.
 
     Under a mixed policy the layers compute in float16/bfloat16 with float32
-    variables; the trainer keeps the BN layers in float32.
+    variables; the trainer keeps the BN layers in float32. Evaluation and export use
+    a float32 copy (`slimkeras.callbacks.float32_copy`).
     """
-    policy = policy or cfg.mixed_precision
+    policy = cfg.mixed_precision
     mixed = policy.startswith("mixed_")
     kwargs = dict(bn=cfg.bn, input_shape=input_shape, num_classes=num_classes,
                   output_averaging=cfg.output_averaging, num_bn_slots=cfg.num_bn_slots)
@@ -130,27 +131,6 @@ def build_net(cfg, input_shape, num_classes, policy=None):
         for layer in net.bn_layers:
             layer.synchronized = True
     return net
-
-
-def float32_twin(cfg, net):
-    """A second, full-precision (Keras' floatx) model of the run's architecture holding `net`'s weights.
-
-    The per-width evaluation calibrates and evaluates the twin, so it never touches
-    the training model (S-Net private BN, US-Net slots, the dtype policy); the end of
-    a mixed-precision run calibrates and exports it (float32 whatever the policy).
-    Python's and numpy's random states are restored after the build: building draws
-    initializer seeds from them, and the training run must not see the difference.
-    """
-    import random
-
-    python_state, numpy_state = random.getstate(), np.random.get_state()
-    try:
-        twin = build_net(cfg, tuple(net.inputs[0].shape[1:]), int(net.outputs[0].shape[-1]), policy="float32")
-    finally:
-        random.setstate(python_state)
-        np.random.set_state(numpy_state)
-    twin.set_weights(net.get_weights())
-    return twin
 
 
 def build_trainer(cfg, net, steps_per_epoch):

@@ -64,7 +64,7 @@ def make_strategy(cfg):
 
 
 def run(cfg):
-    from training.build import float32_twin
+    from slimkeras.callbacks import float32_copy
     from training.callbacks import AtomicCheckpoint, LossScaleReport, NanGuard
 
     strategy = make_strategy(cfg)  # first: devices and collectives are configured at TF start-up
@@ -77,7 +77,7 @@ def run(cfg):
                                   cfg.checkpoint_every_steps, steps)
     initial_epoch, initial_step = _restore(cfg, checkpoint, trainer)
     mixed = cfg.mixed_precision != "float32"
-    twin = float32_twin(cfg, net) if mixed or (is_chief and cfg.eval_every_epochs) else None
+    twin = float32_copy(net) if mixed or (is_chief and cfg.eval_every_epochs) else None
     # The checkpoint last: the epoch's log row and curve point exist before it declares the epoch done.
     callbacks = [nan_guard] + ([LossScaleReport()] if trainer.loss_scaled else [])
     if is_chief:
