@@ -110,9 +110,10 @@ def first_calls(shape, batch, classes, steps, jit):
 
 def functions_traced(net, steps, seed=0):
     """The per-width functions (configuration, role) a run of `steps` steps traces."""
+    from slimkeras import profiling
     from slimkeras.training import static
 
-    layers = static.sliced_layers(net)
+    layers = profiling.sliced_layers(net)
     seen, counts = set(), []
     for step in range(steps):
         widths = static.host_widths("universal", net.width_spec, 4, step, seed)

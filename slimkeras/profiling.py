@@ -14,8 +14,11 @@ import contextlib
 
 import keras
 import numpy as np
+import tensorflow as tf
 
+from slimkeras import _compat
 from slimkeras.layers import cost_function
+from slimkeras.layers.conv import SlicedOutputLayer
 from slimkeras.width import WidthConfig
 
 
@@ -36,31 +39,72 @@ def producers(model):
     return {id(layer.output): layer for layer in model.layers}
 
 
+def sliced_layers(model):
+    """The layers whose output channels follow the width (every other layer's follow its
+    input), nested ones too."""
+    return [layer for layer in _compat.flatten_layers(model) if isinstance(layer, SlicedOutputLayer)]
+
+
+def channel_counts(model, config, layers=None):
+    """The active output channels of every sliced layer at `config` (a `WidthConfig`), from
+    the layers' channel rule (no forward pass): configurations with equal counts run the same
+    network, up to BN statistics. `layers`: `sliced_layers(model)`, if already at hand."""
+    layers = sliced_layers(model) if layers is None else layers
+    return tuple(int(layer.active_units(config.multiplier(layer.stage))) for layer in layers)
+
+
 def layer_shapes(model, width=None, stage_ratios=None, allow_untrained=False):
     """[(layer, input shapes, output shape)] of a batch-1 forward pass at `width`, for
     every layer that can count something.
 
     Works on SlimmableModels and on plain functional Keras models.
     """
+    config = None if width is None else (width, stage_ratios)
+    return layer_shapes_at(model, [config], allow_untrained)[0]
+
+
+def layer_shapes_at(model, configs, allow_untrained=False):
+    """`layer_shapes` at each of `configs` (widths, `(width, stage_ratios)` pairs or
+    WidthConfigs; None: the current width). With more than two, the forward pass is traced
+    once and run per configuration (the width is a variable the graph reads)."""
     counted = [layer for layer in model.layers if cost_function(layer) is not None]
-    with width_of(model, width, stage_ratios, allow_untrained):
-        tensors = []
-        for layer in counted:
-            inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
-            tensors.append((inputs, layer.output))
-        flat = [t for inputs, output in tensors for t in inputs + [output]]
-        probe = keras.Model(model.inputs if len(model.inputs) > 1 else model.inputs[0], flat)
-        dummy = [np.zeros((1,) + tuple(i.shape[1:]), i.dtype) for i in model.inputs]
-        state = getattr(model, "width_state", None)
-        # BN in statistics mode: no calibrated statistics needed, none changed.
-        with state.statistics_pass() if state else contextlib.nullcontext():
-            values = probe(dummy if len(dummy) > 1 else dummy[0], training=False)
+    tensors = []
+    for layer in counted:
+        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        tensors.append((inputs, layer.output))
+    flat = [t for inputs, output in tensors for t in inputs + [output]]
+    probe = keras.Model(model.inputs if len(model.inputs) > 1 else model.inputs[0], flat)
+    dummy = [np.zeros((1,) + tuple(i.shape[1:]), i.dtype) for i in model.inputs]
+    forward = tf.function(probe) if len(configs) > 2 else probe
+    state = getattr(model, "width_state", None)
+    results = []
+    for config in configs:
+        width, ratios = config if isinstance(config, tuple) else (config, None)
+        with width_of(model, width, ratios, allow_untrained):
+            # BN in statistics mode: no calibrated statistics needed, none changed.
+            with state.statistics_pass() if state else contextlib.nullcontext():
+                values = forward(dummy if len(dummy) > 1 else dummy[0], training=False)
+        results.append(_shapes(counted, tensors, values))
+    return results
+
+
+def _shapes(counted, tensors, values):
     shapes, i = [], 0
     for layer, (inputs, _) in zip(counted, tensors):
         n = len(inputs)
         shapes.append((layer, [tuple(v.shape) for v in values[i:i + n]], tuple(values[i + n].shape)))
         i += n + 1
     return shapes
+
+
+def active_bn_channels(model, configs):
+    """[{BN layer name: active channels}] of a SlimmableModel at each of `configs` (any width
+    up to the largest: BN runs on batch statistics, so no calibration is needed)."""
+    from slimkeras.layers import SlimmableBatchNormBase
+
+    return [{layer.name: int(output[-1]) for layer, _, output in shapes
+             if isinstance(layer, SlimmableBatchNormBase)}
+            for shapes in layer_shapes_at(model, configs, allow_untrained=True)]
 
 
 def profile(model, width=None, stage_ratios=None, allow_untrained=False):

@@ -198,3 +198,31 @@ def test_profile_table_rows():
     model = slimkeras.models.mobilenet_v1(width_mult_list=[0.25, 0.5, 0.75, 1.0])
     rows = slimkeras.profile_table(model, [0.25, 1.0], print_table=False)
     assert [r["macs"] for r in rows] == [41042816, 568790528]
+
+
+@pytest.mark.parametrize("arch", ["shufflenet", "mobilenet_v2"])
+def test_layer_shapes_at_many_configs_traced_once_equal_each_config_alone(arch):
+    """The traced probe (more than two configurations) gives the eager probe's shapes, and the
+    BN channels follow the producing layers' channel rule through concatenations and groups."""
+    from slimkeras.profiling import active_bn_channels, channel_counts, layer_shapes, layer_shapes_at, producers
+
+    kwargs = dict(input_shape=(32, 32, 3), num_classes=10, width_mult_range=(0.25, 1.0))
+    net = slimkeras.models.build(arch, **kwargs)
+    configs = [slimkeras.WidthConfig(0.3), slimkeras.WidthConfig(0.62), slimkeras.WidthConfig(1.0, {2: 0.45}),
+               slimkeras.WidthConfig(1.0)]
+    traced = layer_shapes_at(net, configs, allow_untrained=True)
+    for config, shapes in zip(configs, traced):
+        alone = layer_shapes(net, config, allow_untrained=True)
+        assert [(l.name, i, o) for l, i, o in shapes] == [(l.name, i, o) for l, i, o in alone]
+    channels = active_bn_channels(net, configs)
+    assert len({tuple(c.values()) for c in channels}) == len(configs)
+    producer = producers(net)
+    checked = 0
+    for config, counts in zip(configs, channels):
+        for name, count in counts.items():
+            source = producer[id(net.get_layer(name).input)]
+            if hasattr(source, "active_units"):
+                assert count == source.active_units(config.multiplier(source.stage)), (name, config)
+                checked += 1
+    assert checked > 2 * len(configs)
+    assert len({channel_counts(net, c) for c in configs}) == len(configs)

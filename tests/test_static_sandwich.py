@@ -35,12 +35,13 @@ def test_host_draw_is_the_in_graph_draw():
 
 def test_every_width_maps_to_one_of_the_counted_channel_configurations():
     import slimkeras
+    from slimkeras import profiling
     from slimkeras.training import static
 
     net = slimkeras.models.mobilenet_v1(width_mult_range=(0.25, 1.0), input_shape=(28, 28, 1), num_classes=10)
     count, probabilities = static.count_configurations(net, 0.25, 1.0, resolution=1e-5)
     assert count == len(probabilities) and abs(probabilities.sum() - 1) < 1e-9
-    layers = static.sliced_layers(net)
+    layers = profiling.sliced_layers(net)
     widths = np.random.default_rng(0).uniform(0.25, 1.0, 3000)
     keys = {static.channel_key(net, net.width_config(float(w)), layers) for w in widths}
     # Every configuration but the rarest few is drawn 3000 times over; none outside the count.

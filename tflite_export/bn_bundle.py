@@ -21,7 +21,6 @@ import os
 
 import numpy as np
 
-from slimkeras import layers as sl
 from slimkeras.width import WidthConfig
 
 SCHEMA_VERSION = 1
@@ -53,9 +52,10 @@ def write_bundle(model, out_dir, configs, model_name=None):
         if not layer.private_affine:
             arrays[f"{layer.name}/gamma"] = layer.gamma.numpy()
             arrays[f"{layer.name}/beta"] = layer.beta.numpy()
-    for k, config in enumerate(configs):
+    from slimkeras.profiling import active_bn_channels
+
+    for k, (config, channels) in enumerate(zip(configs, active_bn_channels(model, configs))):
         key = f"c{k}"
-        channels = active_bn_channels(model, config)
         for layer in model.bn_layers:
             gamma, beta, mean, variance = layer.parameters(config, channels[layer.name])
             arrays[f"{key}/{layer.name}/mean"] = mean
@@ -74,15 +74,6 @@ def write_bundle(model, out_dir, configs, model_name=None):
     with open(os.path.join(out_dir, INDEX_NAME), "w") as f:
         json.dump(index, f, indent=1)
     return index
-
-
-def active_bn_channels(model, config):
-    """{BN layer name: active channels} at a WidthConfig."""
-    from slimkeras.profiling import layer_shapes
-
-    shapes = layer_shapes(model, config, allow_untrained=True)
-    return {layer.name: int(output[-1]) for layer, _, output in shapes
-            if isinstance(layer, sl.SlimmableBatchNormBase)}
 
 
 class BNBundle:

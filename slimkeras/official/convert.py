@@ -16,12 +16,12 @@ that its logits equal the PyTorch model's at every published width:
 Reading the file (torch, imported only then): `slimkeras.official.checkpoint`.
 """
 
-import keras
 import numpy as np
 
 from slimkeras.official import archs as archs_lib
 from slimkeras.official import imagenet
 from slimkeras.official.checkpoint import CheckpointError, load_state_dict, strip_module_prefix
+from slimkeras.profiling import active_bn_channels
 
 # US-Nets: BN slots left free beside the checkpoint's widths, for widths calibrated later.
 FREE_BN_SLOTS = 32
@@ -147,30 +147,6 @@ def _describe(widths):
     return ", ".join(f"{w:g}" for w in widths)
 
 
-def channels_at(tensor, width, producers, memo=None):
-    """Active channels of a symbolic tensor of a slimkeras model at uniform `width`,
-    from the slimmable convs' channel rule (no forward pass); `producers`: the model's
-    `slimkeras.profiling.producers`."""
-    from slimkeras.layers import ChannelGroup, SlimmableConv2D
-
-    memo = {} if memo is None else memo
-    key = id(tensor)
-    if key not in memo:
-        op = producers[key]
-        inputs = op.input if isinstance(op.input, (list, tuple)) else [op.input]
-        if isinstance(op, SlimmableConv2D):
-            memo[key] = op.active_units(width)
-        elif isinstance(op, keras.layers.InputLayer):
-            memo[key] = tensor.shape[-1]
-        elif isinstance(op, keras.layers.Concatenate):
-            memo[key] = sum(channels_at(t, width, producers, memo) for t in inputs)
-        elif isinstance(op, ChannelGroup):
-            memo[key] = channels_at(inputs[0], width, producers, memo) // op.groups
-        else:  # channel-preserving layers (BN, ReLU, depthwise, pooling, add, padding, ...)
-            memo[key] = channels_at(inputs[0], width, producers, memo)
-    return memo[key]
-
-
 def _take(state, key, shape, layer):
     value = state[key]
     if tuple(value.shape) != tuple(shape):
@@ -206,29 +182,16 @@ def _assign_dense(layer, state, row):
     layer.bias.assign(_take(state, f"{row.module}.bias", layer.bias.shape, layer.name))
 
 
-class _Channels:
-    """Active channels of a model's tensors at each width (`channels_at`, one memo per width
-    shared by the layers)."""
-
-    def __init__(self, model):
-        from slimkeras.profiling import producers
-
-        self.producers = producers(model)
-        self.memos = {}
-
-    def of(self, tensor, width):
-        return channels_at(tensor, width, self.producers, self.memos.setdefault(width, {}))
-
-
 def _assign_bn(layer, state, row, widths, model, universal, channels):
-    """Per-width BN: switch/width i of the checkpoint -> its slot (`channels`: a `_Channels`)."""
+    """Per-width BN: switch/width i of the checkpoint -> its slot (`channels[i]`: {BN layer name:
+    active channels} at width i)."""
     full = layer.max_channels
     gamma, beta = np.array(layer.gamma.numpy()), np.array(layer.beta.numpy())
     if universal:
         gamma = _take(state, f"{row.module}.weight", (full,), layer.name)
         beta = _take(state, f"{row.module}.bias", (full,), layer.name)
     for i, w in enumerate(widths):
-        c = channels.of(layer.input, w)
+        c = channels[i][layer.name]
         prefix = f"{row.module}.bn.{i}"
         slot = i if universal else model.width_spec.switch_index(w)
         try:
@@ -298,7 +261,7 @@ def convert_state_dict(state, arch, width_mult_list=None, image_size=224):
     classifier = state["classifier.0.weight"]
     model = build_model(arch, widths, num_classes=int(classifier.shape[0]), image_size=image_size)
     slots = range(len(widths)) if arch.universal else range(model.num_bn_slots)
-    channels = _Channels(model)
+    channels = active_bn_channels(model, widths)
     for row in arch.layer_map():
         layer = model.get_layer(row.layer)
         if row.kind in (archs_lib.CONV, archs_lib.DEPTHWISE):

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from slimkeras import _compat
-from slimkeras.layers.conv import SlicedOutputLayer
+from slimkeras.profiling import channel_counts, sliced_layers
 from slimkeras.training import rules
 
 # Role of a width in the step: the first (widest) starts the gradient sum and gives the
@@ -33,16 +33,10 @@ def host_widths(mode, width_spec, num_sample, step, seed):
         return rules.training_widths(mode, width_spec, num_sample, int(step), seed).numpy()
 
 
-def sliced_layers(net):
-    """The layers whose output channels follow the width (every other layer's follow its input)."""
-    return [layer for layer in _compat.flatten_layers(net) if isinstance(layer, SlicedOutputLayer)]
-
-
 def channel_key(net, config, layers=None):
     """The channel configuration of `config`: the active output channels of every sliced layer
     (and, with switchable BN, the configuration itself: its BN slot depends on it)."""
-    layers = sliced_layers(net) if layers is None else layers
-    key = tuple(layer.active_units(config.multiplier(layer.stage)) for layer in layers)
+    key = channel_counts(net, config, layers)
     return (key, config) if net.has_switchable_bn else (key, None)
 
 
