@@ -7,8 +7,12 @@ import tensorflow as tf
 from slimkeras.checks import check_int
 from slimkeras.width import WidthConfig
 
+# Images BN statistics are calibrated on unless a caller says otherwise (the library's
+# functions and callbacks, and the exporter's --representative_data).
+CALIBRATION_IMAGES = 1024
 
-def calibrate_bn(model, data, widths=None, num_images=1024, batch_size=128,
+
+def calibrate_bn(model, data, widths=None, num_images=CALIBRATION_IMAGES, batch_size=128,
                  stage_ratios=None, allow_untrained=False, clear=False, verbose=1):
     """Computes BN statistics of `model` at each width from training images.
 

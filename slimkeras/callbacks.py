@@ -7,8 +7,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from slimkeras.calibration import CALIBRATION_IMAGES
 from slimkeras.checks import check_int
-from slimkeras.evaluation import evaluate_top1
+from slimkeras.evaluation import evaluate_widths
 
 COLUMN = "val_top1_w{:g}"
 TAG = "val/top1_w{:g}"
@@ -52,7 +53,7 @@ class WidthEvaluation(keras.callbacks.Callback):
     """
 
     def __init__(self, validation_data, widths=None, calibration_data=None, every_epochs=1,
-                 calibration_images=1024, log_dir=None, copy=None, verbose=0):
+                 calibration_images=CALIBRATION_IMAGES, log_dir=None, copy=None, verbose=0):
         super().__init__()
         check_int(every_epochs, "every_epochs")
         self.validation_data = validation_data
@@ -98,17 +99,15 @@ class WidthEvaluation(keras.callbacks.Callback):
                   flush=True)
 
     def evaluate(self):
-        """Top-1 of every width with the network's current weights (on the float32 copy)."""
-        from slimkeras.calibration import calibrate_bn
-
+        """Top-1 of every width with the network's current weights (on the float32 copy,
+        calibrated afresh unless its BN is switchable)."""
         net = self.network
         if self.copy is None:
             self.copy = float32_copy(net)
         self.copy.set_weights(net.get_weights())
-        if self.calibration_data is not None and not self.copy.has_switchable_bn:
-            calibrate_bn(self.copy, self.calibration_data, widths=self.widths,
-                         num_images=self.calibration_images, clear=True, verbose=0)
-        return evaluate_top1(self.copy, self.validation_data, self.widths)
+        rows = evaluate_widths(self.copy, self.validation_data, self.widths, self.calibration_data,
+                               self.calibration_images)
+        return [row["top1"] for row in rows]
 
     def _write_scalars(self, epoch):
         if self._writer is None:

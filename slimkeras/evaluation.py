@@ -3,6 +3,9 @@
 import numpy as np
 import tensorflow as tf
 
+from slimkeras.calibration import CALIBRATION_IMAGES
+from slimkeras.width import WidthConfig
+
 
 def evaluate_top1(model, data, configs, batch_size=512, allow_untrained=False):
     """Top-1 accuracy at each configuration, through the width-specialised graphs.
@@ -46,14 +49,15 @@ def _batches(data, batch_size):
                     for i in range(0, len(images), batch_size))
 
 
-def evaluate_widths(model, data, widths, calibration_data=None, calibration_images=1024,
+def evaluate_widths(model, data, widths, calibration_data=None, calibration_images=CALIBRATION_IMAGES,
                     allow_untrained=False, verbose=0, batch_size=512):
     """Calibrates (where the model's BN needs it), evaluates and profiles each width: the spectrum.
 
     Args:
         model: a `SlimmableModel`.
-        data: `(images, labels)` arrays or a dataset of `(images, labels)` batches.
-        widths: the widths (or `(width, stage_ratios)` pairs) to evaluate.
+        data: `(images, labels)` arrays or a dataset of `(images, labels)` batches; or a
+            dict `{name: data}` to evaluate several splits after one calibration.
+        widths: the widths (numbers, `(width, stage_ratios)` pairs or `WidthConfig`s).
         calibration_data: training images for `slimkeras.calibrate_bn`; given, every
             earlier calibration is dropped and `widths` calibrated afresh (universal and
             shared BN; switchable BN keeps its trained statistics), as many at a time as
@@ -64,8 +68,9 @@ def evaluate_widths(model, data, widths, calibration_data=None, calibration_imag
         batch_size: images per forward pass for array data.
 
     Returns:
-        A list of dicts, one per width: `width`, `macs`, `params`, `top1` (in [0, 1]) and,
-        for a nonuniform width, `stage_ratios`; ready for `slimkeras.plots.spectrum_figure`.
+        A list of dicts, one per width: `width`, `macs`, `params`, `top1` (in [0, 1];
+        with a dict of splits, `{name}_top1` for each) and, for a nonuniform width,
+        `stage_ratios`; ready for `slimkeras.plots.spectrum_figure`.
 
     Example:
 
@@ -75,22 +80,31 @@ def evaluate_widths(model, data, widths, calibration_data=None, calibration_imag
     ```
     """
     from slimkeras.calibration import calibrate_bn
-    from slimkeras.profiling import profile
 
     widths = list(widths)
+    splits = data if isinstance(data, dict) else {None: data}
     calibrate = calibration_data is not None and not model.has_switchable_bn
     chunk = model.num_bn_slots if calibrate else max(len(widths), 1)
-    accuracies = []
+    accuracies = {name: [] for name in splits}
     for start in range(0, len(widths), chunk):
         part = widths[start:start + chunk]
         if calibrate:
             calibrate_bn(model, calibration_data, widths=part, num_images=calibration_images,
                          allow_untrained=allow_untrained, clear=True, verbose=verbose)
-        accuracies += evaluate_top1(model, data, part, batch_size, allow_untrained=allow_untrained)
-    rows = []
-    for config, top1 in zip(widths, accuracies):
+        for name, split in splits.items():
+            accuracies[name] += evaluate_top1(model, split, part, batch_size, allow_untrained=allow_untrained)
+    return [_row(model, config, {("top1" if name is None else f"{name}_top1"): accuracies[name][i]
+                                 for name in splits}, allow_untrained)
+            for i, config in enumerate(widths)]
+
+
+def _row(model, config, top1, allow_untrained):
+    from slimkeras.profiling import profile
+
+    if isinstance(config, WidthConfig):
+        width, ratios = config.width, config.stage_ratios
+    else:
         width, ratios = config if isinstance(config, tuple) else (config, None)
-        cost = profile(model, width, ratios, allow_untrained=allow_untrained)
-        row = {"width": width, "macs": int(cost["macs"]), "params": int(cost["params"]), "top1": top1}
-        rows.append({**row, "stage_ratios": ratios} if ratios else row)
-    return rows
+    cost = profile(model, width, ratios, allow_untrained=allow_untrained)
+    row = {"width": width, "macs": int(cost["macs"]), "params": int(cost["params"]), **top1}
+    return {**row, "stage_ratios": ratios} if ratios else row

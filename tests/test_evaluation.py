@@ -34,3 +34,17 @@ def test_without_calibration_data_the_models_statistics_are_used():
         slimkeras.evaluate_widths(net, (X, Y), [0.5])
     slimkeras.calibrate_bn(net, X, widths=[0.5], verbose=0)
     assert len(slimkeras.evaluate_widths(net, (X, Y), [0.5])) == 1
+
+
+def test_a_dict_of_splits_is_evaluated_after_one_calibration_as_each_split_alone():
+    net = us_net(2)
+    val, test = (X[:48], Y[:48]), (X[48:], Y[48:])
+    widths = [slimkeras.WidthConfig(0.4), slimkeras.WidthConfig(1.0, {1: 0.5}), 0.7]
+    rows = slimkeras.evaluate_widths(net, {"val": val, "test": test}, widths, calibration_data=X,
+                                     calibration_images=64)
+    assert rows[1]["width"] == 1.0 and rows[1]["stage_ratios"] == {1: 0.5} and "top1" not in rows[0]
+    for name, split in (("val", val), ("test", test)):
+        alone = slimkeras.evaluate_widths(net, split, widths, calibration_data=X, calibration_images=64)
+        assert [r[f"{name}_top1"] for r in rows] == [r["top1"] for r in alone]
+        assert [r["macs"] for r in rows] == [r["macs"] for r in alone]
+    assert len({r["val_top1"] for r in rows} | {r["test_top1"] for r in rows}) > 1  # not one constant

@@ -20,13 +20,13 @@ import contextlib
 import os
 import sys
 
+from slimkeras.calibration import CALIBRATION_IMAGES
 from tflite_export.errors import ExportError
 from tflite_export.manifest import OUTPUT_KINDS
 from tflite_export.model_file import load_model, run_info
 
 __all__ = ["ExportError", "export_model", "load_model", "main", "parse_widths"]
 
-DEFAULT_CALIBRATION_IMAGES = 1024
 
 
 def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=None, data_dir=None,
@@ -267,7 +267,7 @@ def _calibrate(model, missing, representative, calibrate_images, dataset, verbos
         raise ExportError(
             f"Width {names} has no calibrated BN statistics in model '{model.name}' (calibrated: "
             f"{calibrated}). Pass --representative_data=DATASET to calibrate it on "
-            f"{DEFAULT_CALIBRATION_IMAGES} training images before exporting, or --calibrate_images=N "
+            f"{CALIBRATION_IMAGES} training images before exporting, or --calibrate_images=N "
             "for N images.")
     images = representative[:calibrate_images]
     if verbose:
@@ -309,7 +309,7 @@ def _parser():
     parser.add_argument("--data_dir", default=None, help="where the dataset lies")
     parser.add_argument("--calibrate_images", type=optional(count), default=None,
                         help=f"calibrate BN of uncalibrated widths on N training images (default: "
-                             f"{DEFAULT_CALIBRATION_IMAGES} with --representative_data, else none)")
+                             f"{CALIBRATION_IMAGES} with --representative_data, else none)")
     parser.add_argument("--representative_images", type=Number(1, COUNT_MAX, integer=True), default=500, help="images for int8 ranges")
     parser.add_argument("--eval_images", type=optional(count), default=None, help="test images for top-1 (0: skip)")
     parser.add_argument("--threads", default="1", help="benchmark thread counts (comma-separated)")
@@ -327,7 +327,7 @@ def main(argv=None):
     args = _parser().parse_args(argv)
     calibrate_images = args.calibrate_images
     if calibrate_images is None:
-        calibrate_images = DEFAULT_CALIBRATION_IMAGES if args.representative_data else 0
+        calibrate_images = CALIBRATION_IMAGES if args.representative_data else 0
 
     def action():
         info = run_info(args.model)

@@ -6,8 +6,6 @@ import os
 
 import tensorflow as tf
 
-CALIBRATION_IMAGES = 1024
-
 
 def limit_batches(test, images):
     """The first `images` images of a batched dataset (None: all)."""

@@ -159,6 +159,7 @@ def _finish(cfg, final_net, datasets, train_time, is_chief):
 def _logging_callbacks(cfg, net, twin, datasets):
     """The chief's records: TensorBoard, per-width curves and `training_log.csv`, in that
     order (the curves' `val_top1_w*` logs reach the CSV, not Keras' TensorBoard twice)."""
+    from slimkeras.calibration import CALIBRATION_IMAGES
     from slimkeras.callbacks import WidthEvaluation
     from training import curves
     from training.callbacks import FlushingTensorBoard, TrainingLog
@@ -169,7 +170,7 @@ def _logging_callbacks(cfg, net, twin, datasets):
         calibration = None if cfg.bn == "switchable" else datasets.calibration
         width_curves = WidthEvaluation(
             curves.limit_batches(datasets.test, cfg.curve_images), None, calibration,
-            cfg.eval_every_epochs, min(cfg.calibration_images, curves.CALIBRATION_IMAGES),
+            cfg.eval_every_epochs, min(cfg.calibration_images, CALIBRATION_IMAGES),
             log_dir=os.path.join(log_dir, "validation"), copy=twin, verbose=1)
     return [FlushingTensorBoard(log_dir, update_freq="epoch")] + (
         [width_curves] if width_curves else []) + [
