@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from slimkeras.width import WidthConfig
 from tflite_export import search as ss
 
 pytestmark = pytest.mark.xdist_group(__name__)
@@ -55,29 +56,35 @@ def test_shrink_ratio_steps_rounds_and_clamps():
     assert ss.shrink_ratio(0.2, 0.05, 0.25) is None
 
 
+def _config(*ratios, width=1.0):
+    return WidthConfig(width, dict(enumerate(ratios, 1)))
+
+
 def test_candidate_moves_one_per_stage_not_below_minimum():
-    moves = ss.candidate_moves((1.0, 0.5, 0.25), 0.1, 0.25)
-    assert moves == [(1, (0.9, 0.5, 0.25)), (2, (1.0, 0.4, 0.25))]
-    assert ss.candidate_moves((0.25, 0.25), 0.05, 0.25) == []
+    moves = ss.candidate_moves(_config(1.0, 0.5, 0.25), 3, 0.1, 0.25)
+    assert moves == [(1, _config(0.9, 0.5, 0.25)), (2, _config(1.0, 0.4, 0.25))]
+    assert [c.ratios(3) for _, c in moves] == [[0.9, 0.5, 0.25], [1.0, 0.4, 0.25]]
+    assert ss.candidate_moves(_config(0.25, 0.25), 2, 0.05, 0.25) == []
+    assert ss.candidate_moves(WidthConfig(0.75), 2, 0.05, 0.25)[0][1] == WidthConfig(0.75, {1: 0.95})
 
 
-def _quantized_signature(ratios):
+def _quantized_signature(config):
     """Fake channel counts: 64 channels per stage, multiples of 16 (so small steps often change nothing)."""
-    return tuple(max(16, int(64 * r + 8) // 16 * 16) for r in ratios)
+    return tuple(max(16, int(64 * r + 8) // 16 * 16) for r in config.ratios(2))
 
 
 def test_distinct_moves_skip_no_op_shrinks():
-    moves = ss.distinct_moves((1.0, 1.0), 0.05, 0.25, _quantized_signature)
+    moves = ss.distinct_moves(_config(1.0, 1.0), 2, 0.05, 0.25, _quantized_signature)
     # 64*0.95=60.8 -> 64 (no change), 0.9 -> 57.6 -> 64, 0.85 -> 54.4 -> 48: the first real change.
-    assert moves == [(1, (0.85, 1.0)), (2, (1.0, 0.85))]
-    for _, ratios in moves:
-        assert _quantized_signature(ratios) != _quantized_signature((1.0, 1.0))
+    assert moves == [(1, _config(0.85, 1.0)), (2, _config(1.0, 0.85))]
+    for _, config in moves:
+        assert _quantized_signature(config) != _quantized_signature(_config(1.0, 1.0))
 
 
 def test_distinct_moves_drop_stages_that_cannot_change():
     # 0.3 -> 19.2 -> 16 is already the floor of 16 channels: shrinking to 0.25 changes nothing.
-    assert ss.distinct_moves((0.3, 1.0), 0.05, 0.25, _quantized_signature) == [(2, (0.3, 0.85))]
-    assert ss.distinct_moves((0.3, 0.3), 0.05, 0.25, _quantized_signature) == []
+    assert ss.distinct_moves(_config(0.3, 1.0), 2, 0.05, 0.25, _quantized_signature) == [(2, _config(0.3, 0.85))]
+    assert ss.distinct_moves(_config(0.3, 0.3), 2, 0.05, 0.25, _quantized_signature) == []
 
 
 def test_choose_move_least_loss_then_fewer_macs_then_lower_stage():
@@ -157,10 +164,11 @@ def test_uniform_grid_distinct_widths_neighbourhood():
     assert ss.neighbourhood(9, None, 10) == [8, 9]
 
 
-def test_stage_dict_and_describe():
-    assert ss.stage_dict((1.0, 0.6, 1.0)) == {2: 0.6}
-    assert ss.describe(1.0, (1.0, 0.6, 0.85)) == "w1 s2×0.6 s3×0.85"
-    assert ss.describe(0.75, (1.0, 1.0)) == "w0.75"
+def test_with_stage_ratio_makes_a_new_config_and_drops_ratios_of_one():
+    config = ss.with_stage_ratio(WidthConfig(1.0), 2, 0.6)
+    assert config == WidthConfig(1.0, {2: 0.6}) and config.key == "w1.0_s2x0.6"
+    assert ss.with_stage_ratio(config, 3, 0.85).stage_ratios == {2: 0.6, 3: 0.85}
+    assert ss.with_stage_ratio(config, 2, 1.0) == WidthConfig(1.0)
 
 
 # -- the cache ------------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ Modules: `params` (SearchParams), `targets`, `configs`, `greedy` (the decisions 
 
 from tflite_export.search.cache import CACHE_NAME, Cache
 from tflite_export.search.cli import main
-from tflite_export.search.configs import describe, round_ratio, stage_dict
+from tflite_export.search.configs import round_ratio, with_stage_ratio
 from tflite_export.errors import SearchError
 from tflite_export.search.greedy import candidate_moves, choose_move, distinct_moves, greedy_path, shrink_ratio
 from tflite_export.search.params import SearchParams
@@ -54,7 +54,7 @@ from tflite_export.search.uniform import (
 
 __all__ = [
     "CACHE_NAME", "Cache", "SearchError", "SearchParams", "bracket", "bracket_values", "candidate_moves",
-    "check_reachable", "check_targets", "choose_move", "closest", "describe", "distinct_moves", "distinct_widths",
+    "check_reachable", "check_targets", "choose_move", "closest", "distinct_moves", "distinct_widths",
     "greedy_path", "interpolate", "main", "neighbourhood", "parse_target", "round_ratio", "run_search",
-    "shrink_ratio", "stage_dict", "target_met", "uniform_grid",
+    "shrink_ratio", "target_met", "uniform_grid", "with_stage_ratio",
 ]

@@ -1,5 +1,5 @@
-"""Configurations of the search: a global width and one ratio per stage (a tuple, the
-search's working form), and the `WidthConfig` they stand for wherever they leave it."""
+"""The search's configurations are `WidthConfig`s: a global width and per-stage ratios. Ratios
+are rounded as the search makes them, so steps never drift (0.8500000000000001)."""
 
 from slimkeras.width import WidthConfig
 
@@ -12,17 +12,7 @@ def round_ratio(ratio):
     return round(float(ratio), RATIO_DECIMALS)
 
 
-def width_config(width, ratios):
-    """The `WidthConfig` of `width` with one ratio per stage (stages at 1.0 dropped)."""
-    return WidthConfig(width, dict(enumerate(ratios, 1)))
+def with_stage_ratio(config, stage, ratio):
+    """`config` with stage `stage` at `ratio` (a new `WidthConfig`)."""
+    return WidthConfig(config.width, {**config.stage_ratios, stage: ratio})
 
-
-def stage_dict(ratios):
-    """{stage: ratio} of the stages not at 1.0 (as WidthConfig compares them)."""
-    return width_config(1.0, ratios).stage_ratios
-
-
-def describe(width, ratios):
-    """`w1 s1×0.9 s3×0.6` (uniform: `w0.75`)."""
-    parts = [f"w{width:g}"] + [f"s{s}×{r:g}" for s, r in stage_dict(ratios).items()]
-    return " ".join(parts)

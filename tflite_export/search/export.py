@@ -2,13 +2,13 @@
 
 import os
 
-from tflite_export.search.configs import width_config
+from slimkeras.width import WidthConfig
 from tflite_export.errors import SearchError
 
 EXPORT_WIDTHS = (0.25, 0.5, 0.75, 1.0)
 
 
-def export_searched(model, ev, export_dir, width, found, export_widths, params):
+def export_searched(model, ev, export_dir, found, export_widths, params):
     """Exports `export_widths` (uniform) and the searched configuration to `export_dir`.
 
     Skipped when `export_dir`'s manifest already holds every model with intact files.
@@ -17,7 +17,7 @@ def export_searched(model, ev, export_dir, width, found, export_widths, params):
         model: the US-Net.
         ev: `Evaluator` (calibrates BN on --final_calib_images; its calibration and test images).
         export_dir: the export directory.
-        width, found: the searched configuration.
+        found: the searched `WidthConfig`.
         export_widths: the uniform widths.
         params: `SearchParams` (precision, threads, bench_runs, final_calib_images, data_dir).
 
@@ -27,14 +27,14 @@ def export_searched(model, ev, export_dir, width, found, export_widths, params):
     from tflite_export import manifest as manifest_lib
     from tflite_export.export import ExportError, export_model
 
-    wanted = [(w, (1.0,) * model.num_stages) for w in export_widths] + [(width, found)]
-    ids = [manifest_lib.model_id(width_config(*c), params.precision) for c in wanted]
+    wanted = [WidthConfig(w) for w in export_widths] + [found]
+    ids = [manifest_lib.model_id(c, params.precision) for c in wanted]
     info = {"dir": export_dir, "ids": ids, "searched_id": ids[-1]}
     if _holds(manifest_lib, export_dir, ids):
         return {**info, "reused": True}
     ev.calibrate(wanted, params.final_calib_images)
     try:
-        export_model(model, export_dir, widths=[width_config(*c) for c in wanted],
+        export_model(model, export_dir, widths=wanted,
                      precisions=[params.precision], dataset="fashion_mnist", data_dir=params.data_dir,
                      representative=ev.data.calib, test_data=ev.data.test, calibrate_images=0,
                      bench_threads=(params.threads,), bench_runs=params.bench_runs, verbose=0)

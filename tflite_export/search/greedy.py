@@ -1,8 +1,9 @@
 """The greedy search: from full width, shrink the stage whose shrink loses least validation
 top-1, until the target is met. The decisions are pure functions; `greedy_path` runs them."""
 
-from tflite_export.search.configs import EPS, describe, round_ratio
+from slimkeras.width import WidthConfig
 from tflite_export.errors import SearchError
+from tflite_export.search.configs import EPS, round_ratio, with_stage_ratio
 from tflite_export.search.targets import target_met
 
 
@@ -13,30 +14,31 @@ def shrink_ratio(ratio, step, min_ratio):
     return round_ratio(max(min_ratio, ratio - step))
 
 
-def candidate_moves(ratios, step, min_ratio):
-    """[(stage (1-based), new ratios tuple)]: each stage shrunk by one step; stages at the minimum skipped."""
+def candidate_moves(config, num_stages, step, min_ratio):
+    """[(stage (1-based), WidthConfig)]: each stage of `config` shrunk by one step; stages at the
+    minimum skipped."""
     moves = []
-    for i, r in enumerate(ratios):
-        new = shrink_ratio(r, step, min_ratio)
+    for stage, ratio in enumerate(config.ratios(num_stages), 1):
+        new = shrink_ratio(ratio, step, min_ratio)
         if new is not None:
-            moves.append((i + 1, tuple(round_ratio(x) for x in ratios[:i]) + (new,)
-                          + tuple(round_ratio(x) for x in ratios[i + 1:])))
+            moves.append((stage, with_stage_ratio(config, stage, new)))
     return moves
 
 
-def distinct_moves(ratios, step, min_ratio, signature):
-    """Like `candidate_moves`, but each stage is shrunk step by step until `signature(ratios)`
+def distinct_moves(config, num_stages, step, min_ratio, signature):
+    """Like `candidate_moves`, but each stage is shrunk step by step until `signature(config)`
     (the channel counts) changes; a stage that cannot change any more before `min_ratio` is dropped.
     A shrink that leaves every channel count equal is the same network: never a real move."""
-    current = signature(tuple(ratios))
+    current = signature(config)
     moves = []
-    for stage in range(1, len(ratios) + 1):
-        trial = tuple(ratios)
+    for stage in range(1, num_stages + 1):
+        trial = config
         while True:
-            new = shrink_ratio(trial[stage - 1], step, min_ratio)
-            if new is None or new >= trial[stage - 1]:
+            ratio = trial.ratios(num_stages)[stage - 1]
+            new = shrink_ratio(ratio, step, min_ratio)
+            if new is None or new >= ratio:
                 break
-            trial = trial[:stage - 1] + (new,) + trial[stage:]
+            trial = with_stage_ratio(trial, stage, new)
             if signature(trial) != current:
                 moves.append((stage, trial))
                 break
@@ -64,31 +66,36 @@ def greedy_path(ev, width, num_stages, min_ratio, step, target, metric, progress
         min_ratio: the smallest stage ratio.
         step: ratio step of a move.
         target: the absolute target of `metric`.
-        metric: `ratios -> measured value` (latency in ms or MACs at `width`).
+        metric: `WidthConfig -> measured value` (latency in ms or MACs).
         progress: `SearchProgress`.
 
     Returns:
-        A list of steps (dicts: step, move, ratios, macs, latency_ms, val_top1, and from step 1 on
-        the evaluated candidates); the last one meets the target.
+        `(path, found)`: a list of steps (dicts: step, move, ratios, macs, latency_ms, val_top1, and
+        from step 1 on the evaluated candidates), the last of which meets the target, and its
+        `WidthConfig`.
     """
-    current = (1.0,) * num_stages
-    path = [{"step": 0, "move": None, "ratios": list(current), "macs": ev.macs(width, current),
-             "latency_ms": ev.latency(width, current), "val_top1": ev.val_top1([(width, current)])[0]}]
-    progress.start(describe(width, current), metric(current), path[0]["val_top1"])
+    current = WidthConfig(width)
+    path = [{"step": 0, "move": None, "ratios": current.ratios(num_stages), "macs": ev.macs(current),
+             "latency_ms": ev.latency(current), "val_top1": ev.val_top1([current])[0]}]
+    progress.start(current.key, metric(current), path[0]["val_top1"])
     while not target_met(metric(current), target):
-        moves = distinct_moves(current, step, min_ratio, lambda r: ev.signature(width, r))
+        moves = distinct_moves(current, num_stages, step, min_ratio, ev.signature)
         if not moves:  # cannot happen after check_reachable, unless latencies were re-measured
-            raise SearchError(f"no stage can be shrunk further at {describe(width, current)}, and the target "
-                              "is not met.")
-        progress.step(len(path), describe(width, current), metric(current), len(moves))
-        accs = ev.val_top1([(width, r) for _, r in moves], on_evaluated=progress.evaluated)
-        evaluated = [{"stage": s, "ratios": list(r), "macs": ev.macs(width, r), "val_top1": a}
-                     for (s, r), a in zip(moves, accs)]
+            raise SearchError(f"no stage can be shrunk further at {current.key}, and the target is not met.")
+        progress.step(len(path), current.key, metric(current), len(moves))
+        accs = ev.val_top1([c for _, c in moves], on_evaluated=progress.evaluated)
+        evaluated = [{"stage": s, "ratios": c.ratios(num_stages), "macs": ev.macs(c), "val_top1": a, "config": c}
+                     for (s, c), a in zip(moves, accs)]
         best = choose_move(evaluated)
-        previous, current = current, tuple(best["ratios"])
+        previous, current = current, best["config"]
         s = best["stage"]
-        path.append({"step": len(path), "move": f"stage {s}: {previous[s - 1]:g} -> {current[s - 1]:g}",
-                     "ratios": list(current), "macs": best["macs"], "latency_ms": ev.latency(width, current),
-                     "val_top1": best["val_top1"], "candidates": evaluated})
+        path.append({"step": len(path), "move": f"stage {s}: {previous.ratios(num_stages)[s - 1]:g} -> "
+                                                f"{current.ratios(num_stages)[s - 1]:g}",
+                     "ratios": current.ratios(num_stages), "macs": best["macs"], "latency_ms": ev.latency(current),
+                     "val_top1": best["val_top1"], "candidates": [_jsonable(c) for c in evaluated]})
         progress.kept(metric(current), best["val_top1"])
-    return path
+    return path, current
+
+
+def _jsonable(candidate):
+    return {k: v for k, v in candidate.items() if k != "config"}

@@ -6,7 +6,8 @@ import os
 from slimkeras.io import write_json_atomic, write_text_atomic
 from tflite_export.manifest import sha256_of
 from tflite_export.search.cache import CACHE_NAME, Cache
-from tflite_export.search.configs import EPS, describe, round_ratio, stage_dict
+from slimkeras.width import WidthConfig
+from tflite_export.search.configs import EPS, round_ratio
 from tflite_export.search.data import load_data
 from tflite_export.errors import SearchError
 from tflite_export.search.evaluate import Evaluator
@@ -83,21 +84,21 @@ def absolute_target(ev, params, width, min_ratio, lowest):
     """The `Target`; raises SearchError if even every stage at `min_ratio` misses it (measured
     before the output directory is touched)."""
     kind, value, relative = check_targets(params.target_ms, params.target_macs)
-    n = ev.model.num_stages
-    full, narrowest = (1.0,) * n, (min_ratio,) * n
+    full = WidthConfig(width)
+    narrowest = WidthConfig(width, {stage: min_ratio for stage in range(1, ev.model.num_stages + 1)})
     narrow_text = f"width {width:g}, every stage at ratio {min_ratio:g}"
     hint = (f" or lower --min_ratio (down to {lowest:g}, the trained range's lower bound)"
             if min_ratio > lowest + EPS else f" ({min_ratio:g} is the trained range's lower bound)")
     if kind == "latency":
-        full_value = ev.latency(width, full)
+        full_value = ev.latency(full)
         target = value * full_value if relative else value
         threads = f"{params.threads} thread{'s' if params.threads > 1 else ''}"
         detail = f" ({params.latency_stat}, {params.precision}, {threads}) on this machine"
-        check_reachable(kind, target, ev.latency(width, narrowest), narrow_text, detail, hint)
+        check_reachable(kind, target, ev.latency(narrowest), narrow_text, detail, hint)
     else:
-        full_value = ev.macs(width, full)
+        full_value = ev.macs(full)
         target = value * full_value if relative else value
-        check_reachable(kind, target, ev.macs(width, narrowest), narrow_text, hint=hint)
+        check_reachable(kind, target, ev.macs(narrowest), narrow_text, hint=hint)
     given = params.target_ms if kind == "latency" else params.target_macs
     return Target(kind, target, given, relative, full_value)
 
@@ -127,23 +128,21 @@ def run_search(params):
     os.makedirs(out, exist_ok=True)
     cache.attach(cache_path)
 
-    def metric(ratios):
-        return ev.latency(width, ratios) if target.kind == "latency" else ev.macs(width, ratios)
+    def metric(config):
+        return ev.latency(config) if target.kind == "latency" else ev.macs(config)
 
     progress = SearchProgress(target.kind, target.value, verbose=0 if params.quiet else 1)
-    path = greedy_path(ev, width, model.num_stages, min_ratio, params.step, target.value, metric, progress)
-    found = tuple(path[-1]["ratios"])
-    rows = measure_rows(ev, params, width, found)
+    path, found = greedy_path(ev, width, model.num_stages, min_ratio, params.step, target.value, metric, progress)
+    rows = measure_rows(ev, params, found)
     result = {
         "model": os.path.abspath(params.model), "model_sha256": model_sha,
         "target": dataclasses.asdict(target),
         "settings": settings_of(params, ev.data, width, min_ratio, model.num_stages),
-        "found": {**rows["searched"], "ratios": list(found), "search_val_top1": path[-1]["val_top1"],
+        "found": {**rows["searched"], "ratios": path[-1]["ratios"], "search_val_top1": path[-1]["val_top1"],
                   "steps": len(path) - 1, "target_met": target_met(metric(found), target.value)},
         "full_width": rows["full_width"], "comparison": rows["comparison"], "uniform": rows["uniform"],
         "path": path,
-        "export": export_searched(model, ev, os.path.join(out, "export"), width, found, rows["export_widths"],
-                                  params),
+        "export": export_searched(model, ev, os.path.join(out, "export"), found, rows["export_widths"], params),
         "evaluations": {"new": dict(cache.new), "new_total": sum(cache.new.values()), "cached": cache.hits},
     }
     write_text_atomic(os.path.join(out, "search.md"), render_markdown(result))
@@ -151,7 +150,7 @@ def run_search(params):
     return result
 
 
-def measure_rows(ev, params, width, found):
+def measure_rows(ev, params, found):
     """The final numbers (BN on --final_calib_images) of the searched model and the uniform widths
     compared with it, and the comparison.
 
@@ -160,24 +159,23 @@ def measure_rows(ev, params, width, found):
         "export_widths": the uniform widths to export}.
     """
     spec = ev.model.width_spec
-    uniform = (1.0,) * len(found)
-    neighbours = uniform_neighbours(ev, width, found, spec.min_width, spec.max_width, params.uniform_step)
+    neighbours = uniform_neighbours(ev, found, spec.min_width, spec.max_width, params.uniform_step)
     export_widths = [w for w in EXPORT_WIDTHS if spec.min_width - EPS <= w <= spec.max_width + EPS]
     uniform_widths = sorted({neighbours.grid[i] for i in neighbours.compared_indices()} | set(export_widths))
-    finals = ev.final([(width, found)] + [(w, uniform) for w in uniform_widths])
+    finals = ev.final([found] + [WidthConfig(w) for w in uniform_widths])
 
-    def row(w, ratios):
-        sig = ev.signature(w, ratios)
-        return {"config": describe(w, ratios), "width": w,
-                "stage_ratios": {str(k): v for k, v in stage_dict(ratios).items()},
-                "macs": ev.macs(w, ratios), "latency_ms": ev.cached_latency(w, ratios),
+    def row(config):
+        sig = ev.signature(config)
+        return {"config": config.key, "width": config.width,
+                "stage_ratios": {str(k): v for k, v in config.stage_ratios.items()},
+                "macs": ev.macs(config), "latency_ms": ev.cached_latency(config),
                 "latency_ms_interleaved": neighbours.interleaved_ms.get(sig),
                 "val_top1": finals[sig]["val_top1"], "test_top1": finals[sig]["test_top1"]}
 
-    searched = row(width, found)
-    uniform_rows = [row(w, uniform) for w in uniform_widths]
+    searched = row(found)
+    uniform_rows = [row(WidthConfig(w)) for w in uniform_widths]
     comparison = compare(searched, {r["width"]: r for r in uniform_rows}, neighbours)
-    return {"searched": searched, "full_width": row(width, uniform), "uniform": uniform_rows,
+    return {"searched": searched, "full_width": row(WidthConfig(found.width)), "uniform": uniform_rows,
             "comparison": comparison, "export_widths": export_widths}
 
 

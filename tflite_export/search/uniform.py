@@ -5,6 +5,7 @@ side by side with it) and of about the same MACs. Pure helpers, then `uniform_ne
 import dataclasses
 import math
 
+from slimkeras.width import WidthConfig
 from tflite_export.search.configs import EPS, round_ratio
 
 
@@ -119,7 +120,7 @@ class UniformNeighbours:
         return [i for i in list(self.near) + list(self.macs_bracket) if i is not None]
 
 
-def uniform_neighbours(ev, width, found, min_width, max_width, uniform_step):
+def uniform_neighbours(ev, found, min_width, max_width, uniform_step):
     """Finds the uniform widths of about the searched model's latency and MACs.
 
     The search's latencies were measured minutes apart on a machine whose load drifts: the searched
@@ -127,24 +128,23 @@ def uniform_neighbours(ev, width, found, min_width, max_width, uniform_step):
 
     Args:
         ev: `Evaluator`.
-        width, found: the searched configuration.
+        found: the searched `WidthConfig`.
         min_width, max_width: the trained width range.
         uniform_step: the grid step of the uniform widths.
 
     Returns:
         `UniformNeighbours`.
     """
-    uniform = (1.0,) * len(found)
-    grid = distinct_widths(uniform_grid(min_width, max_width, uniform_step), lambda w: ev.signature(w, uniform))
-    grid_macs = [ev.macs(w, uniform) for w in grid]
-    found_latency, found_macs = ev.latency(width, found), ev.macs(width, found)
+    grid = distinct_widths(uniform_grid(min_width, max_width, uniform_step), lambda w: ev.signature(WidthConfig(w)))
+    grid_macs = [ev.macs(WidthConfig(w)) for w in grid]
+    found_latency, found_macs = ev.latency(found), ev.macs(found)
     start = closest(range(len(grid)), grid_macs, found_macs)
-    lat_lo, lat_hi = bracket(len(grid), lambda i: ev.latency(grid[i], uniform), found_latency, start)
+    lat_lo, lat_hi = bracket(len(grid), lambda i: ev.latency(WidthConfig(grid[i])), found_latency, start)
     macs_bracket = bracket(len(grid), lambda i: grid_macs[i], found_macs, start)
     near = neighbourhood(lat_lo, lat_hi, len(grid))
-    inter = ev.interleaved_latency([(width, found)] + [(grid[i], uniform) for i in near])
-    found_inter = inter[ev.signature(width, found)]
-    near_values = {i: inter[ev.signature(grid[i], uniform)] for i in near}
+    inter = ev.interleaved_latency([found] + [WidthConfig(grid[i]) for i in near])
+    found_inter = inter[ev.signature(found)]
+    near_values = {i: inter[ev.signature(WidthConfig(grid[i]))] for i in near}
     return UniformNeighbours(grid=grid, near=near, interleaved_ms=inter, latency=(found_inter, near_values),
                              macs=(found_macs, grid_macs), latency_bracket=bracket_values(near_values, found_inter),
                              macs_bracket=macs_bracket)
