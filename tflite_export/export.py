@@ -20,13 +20,11 @@ import contextlib
 import os
 import sys
 
-from slimkeras.calibration import CALIBRATION_IMAGES
 from tflite_export.errors import ExportError
 from tflite_export.manifest import OUTPUT_KINDS
 from tflite_export.model_file import load_model, run_info
 
 __all__ = ["ExportError", "export_model", "load_model", "main", "parse_widths"]
-
 
 
 def export_model(model, out_dir, widths=None, precisions=("fp32",), *, dataset=None, data_dir=None,
@@ -258,6 +256,7 @@ def _uncalibrated(model, configs):
 def _calibrate(model, missing, representative, calibrate_images, dataset, verbose):
     """Calibrates BN for the `missing` configs on `calibrate_images` training images, or says how to."""
     import slimkeras
+    from slimkeras.calibration import CALIBRATION_IMAGES
 
     if not missing:
         return
@@ -292,6 +291,7 @@ def parse_widths(text):
 
 
 def _parser():
+    from slimkeras.calibration import CALIBRATION_IMAGES
     from slimkeras.cli import COUNT_MAX, ArgumentParser, Number, optional
 
     count = Number(0, COUNT_MAX, integer=True)
@@ -321,6 +321,7 @@ def _parser():
 def main(argv=None):
     """`python -m tflite_export.export`; returns the exit code (2 after one `error:` line)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: its INFO and WARNING lines
+    from slimkeras.calibration import CALIBRATION_IMAGES
     from slimkeras.cli import run
     from tflite_export.bench import parse_threads
 
