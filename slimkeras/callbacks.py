@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from slimkeras.calibration import CALIBRATION_IMAGES
 from slimkeras.checks import check_int
-from slimkeras.evaluation import evaluate_widths
+from slimkeras.evaluation import calibrated_top1
 
 COLUMN = "val_top1_w{:g}"
 TAG = "val/top1_w{:g}"
@@ -105,9 +105,8 @@ class WidthEvaluation(keras.callbacks.Callback):
         if self.copy is None:
             self.copy = float32_copy(net)
         self.copy.set_weights(net.get_weights())
-        rows = evaluate_widths(self.copy, self.validation_data, self.widths, self.calibration_data,
+        return calibrated_top1(self.copy, self.validation_data, self.widths, self.calibration_data,
                                self.calibration_images)
-        return [row["top1"] for row in rows]
 
     def _write_scalars(self, epoch):
         if self._writer is None:

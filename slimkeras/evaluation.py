@@ -49,6 +49,34 @@ def _batches(data, batch_size):
                     for i in range(0, len(images), batch_size))
 
 
+def calibrated_top1(model, data, widths, calibration_data=None, calibration_images=CALIBRATION_IMAGES,
+                    allow_untrained=False, verbose=0, batch_size=512):
+    """Top-1 at each width after calibrating BN where the model needs it, as many widths at a
+    time as the model has BN slots (`evaluate_widths` without the MACs).
+
+    Args: as `evaluate_widths`.
+
+    Returns:
+        A list of accuracies in [0, 1], one per width; with a dict of splits,
+        `{name: list}`.
+    """
+    from slimkeras.calibration import calibrate_bn
+
+    widths = list(widths)
+    splits = data if isinstance(data, dict) else {None: data}
+    calibrate = calibration_data is not None and not model.has_switchable_bn
+    chunk = model.num_bn_slots if calibrate else max(len(widths), 1)
+    accuracies = {name: [] for name in splits}
+    for start in range(0, len(widths), chunk):
+        part = widths[start:start + chunk]
+        if calibrate:
+            calibrate_bn(model, calibration_data, widths=part, num_images=calibration_images,
+                         allow_untrained=allow_untrained, clear=True, verbose=verbose)
+        for name, split in splits.items():
+            accuracies[name] += evaluate_top1(model, split, part, batch_size, allow_untrained=allow_untrained)
+    return accuracies if isinstance(data, dict) else accuracies[None]
+
+
 def evaluate_widths(model, data, widths, calibration_data=None, calibration_images=CALIBRATION_IMAGES,
                     allow_untrained=False, verbose=0, batch_size=512):
     """Calibrates (where the model's BN needs it), evaluates and profiles each width: the spectrum.
@@ -79,32 +107,20 @@ def evaluate_widths(model, data, widths, calibration_data=None, calibration_imag
     [round(r["top1"], 3) for r in rows]
     ```
     """
-    from slimkeras.calibration import calibrate_bn
-
     widths = list(widths)
-    splits = data if isinstance(data, dict) else {None: data}
-    calibrate = calibration_data is not None and not model.has_switchable_bn
-    chunk = model.num_bn_slots if calibrate else max(len(widths), 1)
-    accuracies = {name: [] for name in splits}
-    for start in range(0, len(widths), chunk):
-        part = widths[start:start + chunk]
-        if calibrate:
-            calibrate_bn(model, calibration_data, widths=part, num_images=calibration_images,
-                         allow_untrained=allow_untrained, clear=True, verbose=verbose)
-        for name, split in splits.items():
-            accuracies[name] += evaluate_top1(model, split, part, batch_size, allow_untrained=allow_untrained)
-    return [_row(model, config, {("top1" if name is None else f"{name}_top1"): accuracies[name][i]
-                                 for name in splits}, allow_untrained)
+    accuracies = calibrated_top1(model, data, widths, calibration_data, calibration_images, allow_untrained,
+                                 verbose, batch_size)
+    columns = {f"{name}_top1": values for name, values in accuracies.items()} if isinstance(data, dict) else {
+        "top1": accuracies}
+    return [_row(model, config, {key: values[i] for key, values in columns.items()}, allow_untrained)
             for i, config in enumerate(widths)]
 
 
 def _row(model, config, top1, allow_untrained):
+    """The row of one width: its MACs and active parameters beside its `top1` columns."""
     from slimkeras.profiling import profile
 
-    if isinstance(config, WidthConfig):
-        width, ratios = config.width, config.stage_ratios
-    else:
-        width, ratios = config if isinstance(config, tuple) else (config, None)
-    cost = profile(model, width, ratios, allow_untrained=allow_untrained)
-    row = {"width": width, "macs": int(cost["macs"]), "params": int(cost["params"]), **top1}
-    return {**row, "stage_ratios": ratios} if ratios else row
+    config = WidthConfig.parse(config)
+    cost = profile(model, config, allow_untrained=allow_untrained)
+    row = {"width": config.width, "macs": int(cost["macs"]), "params": int(cost["params"]), **top1}
+    return row if config.is_uniform else {**row, "stage_ratios": config.stage_ratios}

@@ -19,6 +19,8 @@ def test_more_widths_than_bn_slots_are_calibrated_in_turns_and_match_one_at_a_ti
     net = us_net(2)
     rows = slimkeras.evaluate_widths(net, (X, Y), widths, calibration_data=X, calibration_images=64)
     assert [r["width"] for r in rows] == [0.25, 0.4, 0.55, 0.7, 1.0]
+    top1 = slimkeras.evaluation.calibrated_top1(net, (X, Y), widths, calibration_data=X, calibration_images=64)
+    assert top1 == [r["top1"] for r in rows]  # the same service without the MACs
     assert rows[2]["stage_ratios"] == {2: 0.5} and "stage_ratios" not in rows[0]
     for config, row in zip(widths, rows):
         width, ratios = config if isinstance(config, tuple) else (config, None)
