@@ -144,37 +144,15 @@ def serve(export_dir, port, samples):
             pass
 
 
-def port_number(text):
-    """argparse `type=`: a TCP port, 0 (any free one) to 65535."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = -1
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port; allowed: an integer in [0, 65535] (0: any free port)")
-    return port
-
-
-def sample_count(text):
-    """argparse `type=`: how many sample images, 0 to 100."""
-    try:
-        count = int(text)
-    except ValueError:
-        count = -1
-    if not 0 <= count <= 100:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a sample count; allowed: an integer in [0, 100]")
-    return count
-
-
 def main(argv=None):
     """`python -m tflite_export.web`; returns the exit code (2 after one `error:` line)."""
-    from slimkeras.cli import ArgumentParser, run
+    from slimkeras.cli import ArgumentParser, Number, run
 
     parser = ArgumentParser(prog="python -m tflite_export.web", description=__doc__,
                             formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("export_dir", help="an export directory (holding manifest.json)")
-    parser.add_argument("--port", type=port_number, default=8000, help="port on 127.0.0.1 (0: any free port)")
-    parser.add_argument("--samples", type=sample_count, default=8,
+    parser.add_argument("--port", type=Number(0, 65535, integer=True), default=8000, help="port on 127.0.0.1 (0: any free port)")
+    parser.add_argument("--samples", type=Number(0, 100, integer=True), default=8,
                         help="test images of the dataset offered as samples (Fashion-MNIST exports)")
     args = parser.parse_args(argv)
     return run(lambda: serve(args.export_dir, args.port, args.samples))
