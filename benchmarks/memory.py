@@ -92,13 +92,7 @@ def child(case, arch, shape, batch):
         run_step()
     gc.collect()
     peak_with_tracing = _status_kib("VmHWM")
-    _malloc_trim()
-    before = _status_kib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    for _ in range(3):
-        run_step()
-    hwm = _status_kib("VmHWM")
+    before, hwm = step_peak(run_step)
     try:
         info = tf.config.experimental.get_memory_info("CPU:0")
     except ValueError as e:
@@ -106,6 +100,18 @@ def child(case, arch, shape, batch):
     print(json.dumps({"case": case, "rss_before_kib": before, "hwm_kib": hwm, "step_peak_kib": hwm - before,
                       "peak_with_tracing_kib": peak_with_tracing,
                       "tf_memory_info": info}))
+
+
+def step_peak(run, steps=3):
+    """`(VmRSS before, VmHWM after)` in KiB of `steps` calls of `run`: the resident set after
+    malloc_trim, then the kernel's high-water mark reset (`clear_refs` 5) and read after the calls."""
+    _malloc_trim()
+    before = _status_kib("VmRSS")
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+    for _ in range(steps):
+        run()
+    return before, _status_kib("VmHWM")
 
 
 def measure(case, arch, shape, batch):

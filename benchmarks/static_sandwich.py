@@ -147,19 +147,14 @@ def count_section(section):
 
 def memory_child(static_widths):
     """In a subprocess: a step's peak above the resident set at 28² batch 256 (KiB, one JSON line)."""
-    from benchmarks.memory import _malloc_trim, _status_kib
+    from benchmarks.memory import step_peak
 
     trainer = make_trainer((28, 28, 1), 10, static_widths)
     run = step_function(trainer, batches((28, 28, 1), 256, 10), STEP)
     for _ in range(2):
         run()
-    _malloc_trim()
-    before = _status_kib("VmRSS")
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    for _ in range(3):
-        run()
-    print(json.dumps({"rss_before_kib": before, "step_peak_kib": _status_kib("VmHWM") - before}))
+    before, hwm = step_peak(run)
+    print(json.dumps({"rss_before_kib": before, "step_peak_kib": hwm - before}))
 
 
 def memory(static_widths):
