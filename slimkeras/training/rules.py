@@ -161,6 +161,12 @@ def width_loss(index, logits, labels, teacher_logits=None, label_smoothing=0.0, 
     return distill_loss(logits, labels, teacher_logits, rule, epoch, label_smoothing)
 
 
+def sum_gradients(total, gradients):
+    """`total` plus one width's `gradients` (None: a variable that width does not use): the
+    widths' gradients are summed, not averaged."""
+    return [t if g is None else t + tf.convert_to_tensor(g) for t, g in zip(total, gradients)]
+
+
 def decayed_variables(model):
     """Weight decay applies to conv (not depthwise) and dense kernels only (official recipe)."""
     from slimkeras import _compat

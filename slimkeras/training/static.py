@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from slimkeras import _compat
+from slimkeras.channels import tf_active_channels
 from slimkeras.profiling import channel_counts, sliced_layers
 from slimkeras.training import rules
 
@@ -52,14 +53,11 @@ def count_configurations(net, lo, hi, resolution=1e-6):
 
 
 def _active_units_array(layer, widths):
-    """`layer.active_units` over an array of uniform widths (make_divisible, vectorized)."""
+    """`layer.active_units` over an array of uniform widths (the graph's channel rule, vectorized)."""
     if not layer.slice_output:
         return np.full(widths.shape, layer.max_units, np.int64)
-    divisor, ratio = layer.divisor, layer.channel_ratio
-    v = float(layer.units_base) * widths / float(ratio)
-    new_v = np.maximum(1, (np.floor(v + divisor / 2) // divisor * divisor).astype(np.int64))
-    new_v = np.where(new_v < 0.9 * v, new_v + divisor, new_v)
-    return np.minimum(new_v * ratio, layer.max_units)
+    return tf_active_channels(layer.units_base, tf.constant(widths, tf.float64), layer.channel_ratio,
+                              layer.divisor, layer.max_units).numpy().astype(np.int64)
 
 
 class StaticStep:
@@ -118,22 +116,13 @@ class StaticStep:
         trainer = self.trainer
 
         def step(images, labels, total=None, teacher=None):
-            variables = trainer.trainable_variables
-            replicas = tf.distribute.get_strategy().num_replicas_in_sync
             epoch = tf.cast(trainer.optimizer.iterations, tf.float32) / trainer._epoch_steps
-            with tf.GradientTape() as tape, trainer.net.width_state.specialized(config):
-                logits = rules.float32_logits(trainer.net(images, training=True))
-                loss = rules.width_loss(0 if role == FIRST else 1, logits, labels,
-                                        teacher if role == DISTILLED else None,
-                                        trainer.label_smoothing, trainer.distill_rule, epoch)
-                scaled = loss / replicas
-                if trainer.loss_scaled:
-                    scaled = trainer.optimizer.scale_loss(scaled)
-            grads = tape.gradient(scaled, variables)
+            with trainer.net.width_state.specialized(config):
+                loss, logits, grads = trainer.width_gradient(images, labels, 0 if role == FIRST else 1,
+                                                             teacher if role == DISTILLED else None, epoch)
             if total is None:
-                total = [tf.zeros_like(v) for v in variables]
-            total = [t if g is None else t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
-            return total, loss, logits
+                total = [tf.zeros_like(v) for v in trainer.trainable_variables]
+            return rules.sum_gradients(total, grads), loss, logits
 
         return step
 

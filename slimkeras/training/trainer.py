@@ -236,11 +236,9 @@ class SlimmableTrainer(keras.Model):
     # -- steps --------------------------------------------------------------------------
     def train_step(self, data):
         images, labels = data[0], data[1]
-        variables = self.trainable_variables
         widths = rules.training_widths(self.mode, self.net.width_spec, self.num_sample,
                                        self.optimizer.iterations, self.seed)
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        total = [tf.zeros_like(v) for v in variables]
+        total = [tf.zeros_like(v) for v in self.trainable_variables]
         teacher = None
         epoch = tf.cast(self.optimizer.iterations, tf.float32) / self._epoch_steps
         for i in range(len(self.width_names)):
@@ -248,22 +246,28 @@ class SlimmableTrainer(keras.Model):
             # width's activations are alive at a time: peak memory 2.9x a plain step otherwise.
             with tf.control_dependencies(total if i else []):
                 step_images = tf.identity(images)
-            with tf.GradientTape() as tape, self._static_width(i):
+            with self._static_width(i):
                 self.net.width_state.assign(widths[i])
-                logits = rules.float32_logits(self.net(step_images, training=True))
-                loss = rules.width_loss(i, logits, labels, teacher, self.label_smoothing,
-                                        self.distill_rule, epoch)
-                scaled = loss / replicas
-                if self.loss_scaled:
-                    scaled = self.optimizer.scale_loss(scaled)
-            grads = tape.gradient(scaled, variables)
-            total = [t if g is None else t + tf.convert_to_tensor(g) for t, g in zip(total, grads)]
+                loss, logits, grads = self.width_gradient(step_images, labels, i, teacher, epoch)
+            total = rules.sum_gradients(total, grads)
             if i == 0 and self.inplace_distill:
                 teacher = tf.stop_gradient(logits)
             self.loss_trackers[i].update_state(loss)
             self.acc_trackers[i].update_state(labels, logits)
         self.apply_summed_gradient(total)
         return self._logs(self.train_metrics)
+
+    def width_gradient(self, images, labels, index, teacher, epoch):
+        """`(loss, float32 logits, gradients)` of the `index`-th width of a step, at the width the
+        network runs at: its loss (`rules.width_loss`), divided over the replicas and, with a
+        `LossScaleOptimizer`, scaled, differentiated on a tape of its own."""
+        with tf.GradientTape() as tape:
+            logits = rules.float32_logits(self.net(images, training=True))
+            loss = rules.width_loss(index, logits, labels, teacher, self.label_smoothing, self.distill_rule, epoch)
+            scaled = loss / tf.distribute.get_strategy().num_replicas_in_sync
+            if self.loss_scaled:
+                scaled = self.optimizer.scale_loss(scaled)
+        return loss, logits, tape.gradient(scaled, self.trainable_variables)
 
     def apply_summed_gradient(self, total):
         """Adds weight decay to the widths' summed gradient `total` (one per trainable
