@@ -56,27 +56,32 @@ public final class CoreTool {
     }
 
     private static int checkManifest(File directory) throws IOException {
+        Manifest manifest = parseOrReport(directory);
+        if (manifest == null) {
+            return 1;
+        }
+        System.out.println("OK " + manifest.modelName() + " " + manifest.models().size() + " models");
+        for (ModelEntry model : manifest.models()) {
+            System.out.println(model.id() + " " + model.width() + " "
+                    + model.precision().name().toLowerCase(java.util.Locale.ROOT) + " " + model.bytes());
+        }
+        return 0;
+    }
+
+    /** The export's manifest, validated as the app does; null after printing why it is invalid. */
+    private static Manifest parseOrReport(File directory) throws IOException {
         try {
-            Manifest manifest = new ManifestParser(new DirectoryModelSource(directory)).parse();
-            System.out.println("OK " + manifest.modelName() + " " + manifest.models().size() + " models");
-            for (ModelEntry model : manifest.models()) {
-                System.out.println(model.id() + " " + model.width() + " "
-                        + model.precision().name().toLowerCase(java.util.Locale.ROOT) + " " + model.bytes());
-            }
-            return 0;
+            return new ManifestParser(new DirectoryModelSource(directory)).parse();
         } catch (ManifestException e) {
             System.out.println("INVALID " + e.kind() + ": " + e.getMessage());
-            return 1;
+            return null;
         }
     }
 
     private static int showScores(File directory, String modelId, File output)
             throws IOException {
-        Manifest manifest;
-        try {
-            manifest = new ManifestParser(new DirectoryModelSource(directory)).parse();
-        } catch (ManifestException e) {
-            System.out.println("INVALID " + e.kind() + ": " + e.getMessage());
+        Manifest manifest = parseOrReport(directory);
+        if (manifest == null) {
             return 1;
         }
         for (ModelEntry model : manifest.models()) {
@@ -101,11 +106,8 @@ public final class CoreTool {
     }
 
     private static int showPixels(File directory, File image, int width) throws IOException {
-        Manifest manifest;
-        try {
-            manifest = new ManifestParser(new DirectoryModelSource(directory)).parse();
-        } catch (ManifestException e) {
-            System.out.println("INVALID " + e.kind() + ": " + e.getMessage());
+        Manifest manifest = parseOrReport(directory);
+        if (manifest == null) {
             return 1;
         }
         byte[] rgba = Files.readAllBytes(image.toPath());
