@@ -308,13 +308,18 @@ def test_switch_cli_picks_by_budget_and_the_java_core_replays_the_same_picks(exp
     fp32 = [m for m in manifest["models"] if m["precision"] == "fp32"]
     generous = run_switching(out, 1000.0, "fp32", steps=50, verbose=0)
     assert set(generous.picked) == {fp32[-1]["width"]}  # everything fits: the widest
-    tiny = run_switching(out, 1e-6, "fp32", steps=50, verbose=0)
-    assert set(tiny.picked) == {fp32[0]["width"]}  # nothing fits: the fastest
+    from tflite_export.switch.trace_runner import load_trace, run_trace
+
+    tiny_record = tmp_path / "tiny.json"
+    tiny = run_switching(out, 1e-6, "fp32", steps=50, record=tiny_record, verbose=0)
+    picks = load_trace(tiny_record)["expected_picks"]
+    # Nothing fits: it starts at the lowest start-up p90 (a measured time: on a loaded machine
+    # not always the narrowest model), then only steps down, to the narrowest, and stays there.
+    assert picks == sorted(picks, reverse=True) and picks[-1] == fp32[0]["width"] == tiny.last
+    assert picks.count(fp32[0]["width"]) >= 50 - 3 * (len(fp32) - 1)  # a step down per 3 over-budget runs
     record = tmp_path / "trace.json"
     budget = float(np.median([m["latency_ms"]["1"]["p90"] for m in fp32]))
     summary = run_switching(out, budget, "fp32", steps=400, record=record, verbose=0)
-    from tflite_export.switch.trace_runner import load_trace, run_trace
-
     trace = load_trace(record)
     assert len(trace["expected_picks"]) == summary.steps == 400
     build = _java_core()
